@@ -1,0 +1,135 @@
+# crossway — GNU Makefile. `make`, `make check`, `make install`, `make bench`.
+PREFIX     ?= /usr/local
+BINDIR     ?= $(PREFIX)/bin
+MANDIR     ?= $(PREFIX)/share/man
+PKG_CONFIG ?= pkg-config
+CC         ?= cc
+AWK        ?= awk
+PYTHON     ?= /usr/bin/python3
+VERSION    := 0.1.0
+
+WAYLAND_SCANNER := $(shell $(PKG_CONFIG) --variable=wayland_scanner wayland-scanner)
+DAEMON_DEPS     := wayland-client
+TEST_DEPS       := wayland-client xkbcommon
+
+WARN := -Wall -Wextra -Wstrict-prototypes -Wmissing-prototypes -Wvla -Wno-unused-parameter
+ifeq ($(CI),true)
+WARN += -Werror
+endif
+# Only wayland-util.h is used from libwayland's headers; the daemon links no libwayland.
+CFLAGS_ALL  := -std=c11 -D_GNU_SOURCE -O2 -g $(WARN) -I. -Ibuild \
+	$(shell $(PKG_CONFIG) --cflags $(DAEMON_DEPS)) -DCW_VERSION='"$(VERSION)"' $(CFLAGS)
+LDFLAGS_ALL := $(LDFLAGS)
+SAN_FLAGS   := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+
+PROTO_XML  := $(sort $(wildcard protocols/*.xml))
+PROTO_C    := $(patsubst protocols/%.xml,build/protocols/%-protocol.c,$(PROTO_XML))
+PROTO_GEN  := $(PROTO_C) build/protocols/index.c
+
+PROXY_SRC  := $(filter-out proxy/main.c,$(wildcard proxy/*.c)) $(wildcard util/*.c)
+DAEMON_SRC := proxy/main.c $(PROXY_SRC)
+DAEMON_OBJ := $(patsubst %.c,build/obj/%.o,$(DAEMON_SRC) $(PROTO_GEN))
+SAN_OBJ    := $(patsubst %.c,build/san/%.o,$(DAEMON_SRC) $(PROTO_GEN))
+
+UNIT_TESTS := $(patsubst tests/unit/%.c,build/tests/unit/%,$(wildcard tests/unit/test_*.c))
+TEST_CLIENTS := $(patsubst tests/clients/%.c,build/tests/%,$(wildcard tests/clients/*.c))
+BENCH_BIN  := $(patsubst bench/%.c,build/bench/%,$(wildcard bench/*.c))
+
+all: crossway
+
+crossway: $(DAEMON_OBJ)
+	$(CC) $(CFLAGS_ALL) -o $@ $^ $(LDFLAGS_ALL)
+
+build/san/crossway: $(SAN_OBJ)
+	$(CC) $(CFLAGS_ALL) $(SAN_FLAGS) -o $@ $^ $(LDFLAGS_ALL)
+
+build/protocols/%-protocol.c: protocols/%.xml
+	@mkdir -p $(@D)
+	$(WAYLAND_SCANNER) -s private-code $< $@
+
+build/protocols/index.c: $(PROTO_XML) protocols/hooked.txt protocols/gen-index.awk
+	@mkdir -p $(@D)
+	$(AWK) -v hooks=protocols/hooked.txt -f protocols/gen-index.awk $(PROTO_XML) > $@.tmp
+	mv $@.tmp $@
+
+build/protocols/hooks.h: $(PROTO_XML) protocols/hooked.txt protocols/gen-index.awk
+	@mkdir -p $(@D)
+	$(AWK) -v mode=decls -v hooks=protocols/hooked.txt -f protocols/gen-index.awk $(PROTO_XML) > $@.tmp
+	mv $@.tmp $@
+
+$(DAEMON_OBJ) $(SAN_OBJ): | build/protocols/hooks.h
+
+# Unit tests use their own protocol set: core wayland plus tests/data/test.xml, no hooks.
+build/tests/proto/test-protocol.c: tests/data/test.xml
+	@mkdir -p $(@D)
+	$(WAYLAND_SCANNER) -s private-code $< $@
+
+build/tests/proto/index.c: protocols/wayland.xml tests/data/test.xml protocols/gen-index.awk
+	@mkdir -p $(@D)
+	$(AWK) -v hooks= -f protocols/gen-index.awk protocols/wayland.xml tests/data/test.xml > $@.tmp
+	mv $@.tmp $@
+
+UNIT_PROTO := build/tests/proto/index.c build/tests/proto/test-protocol.c \
+	build/protocols/wayland-protocol.c
+UNIT_LIB   := proxy/wire.c proxy/proto.c proxy/objmap.c proxy/conn.c util/log.c
+
+build/tests/unit/%: tests/unit/%.c tests/unit/test.h $(UNIT_LIB) $(UNIT_PROTO)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_ALL) $(SAN_FLAGS) -Itests/unit -o $@ $< $(UNIT_LIB) $(UNIT_PROTO) $(LDFLAGS_ALL)
+
+build/tests/%: tests/clients/%.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_ALL) -o $@ $< $(shell $(PKG_CONFIG) --cflags --libs $(TEST_DEPS)) $(LDFLAGS_ALL)
+
+build/bench/%: bench/%.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_ALL) -o $@ $< $(shell $(PKG_CONFIG) --cflags --libs $(TEST_DEPS)) -lm $(LDFLAGS_ALL)
+
+build/obj/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_ALL) -MMD -MP -c -o $@ $<
+
+build/san/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_ALL) $(SAN_FLAGS) -MMD -MP -c -o $@ $<
+
+# Generated sources live in build/ already; their objects go beside the others.
+build/obj/build/%.o: build/%.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_ALL) -MMD -MP -c -o $@ $<
+
+build/san/build/%.o: build/%.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_ALL) $(SAN_FLAGS) -MMD -MP -c -o $@ $<
+
+check-unit: $(UNIT_TESTS)
+	@set -e; for t in $(UNIT_TESTS); do echo "== $$t"; $$t; done
+
+check-integ: crossway build/san/crossway $(TEST_CLIENTS)
+	CROSSWAY=$(CURDIR)/build/san/crossway $(PYTHON) tests/integ/run.py
+
+check-man: man/crossway.1
+	mandoc -Tlint -Wwarning man/crossway.1
+
+check: check-unit check-man check-integ
+
+bench: crossway $(BENCH_BIN)
+	bench/run
+
+install: crossway
+	mkdir -p $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1
+	cp -f crossway $(DESTDIR)$(BINDIR)/crossway
+	chmod 755 $(DESTDIR)$(BINDIR)/crossway
+	cp -f man/crossway.1 $(DESTDIR)$(MANDIR)/man1/crossway.1
+	chmod 644 $(DESTDIR)$(MANDIR)/man1/crossway.1
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/crossway $(DESTDIR)$(MANDIR)/man1/crossway.1
+
+clean:
+	rm -rf build crossway
+
+.PHONY: all check check-unit check-integ check-man bench install uninstall clean
+.SECONDARY:
+
+-include $(shell find build -name '*.d' 2>/dev/null)

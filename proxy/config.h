@@ -1,0 +1,17 @@
+/* The daemon's configuration, filled once from flags and CROSSWAY_* variables and then
+ * passed around read-only. */
+#ifndef CW_PROXY_CONFIG_H
+#define CW_PROXY_CONFIG_H
+
+#include <stdbool.h>
+
+struct cw_config {
+	char *upstream_path; /* owned: absolute path of the compositor socket (direct mode) */
+	char *socket_path;   /* owned: absolute path of our listening socket */
+	bool no_fork;
+	bool trace;
+	int verbosity; /* 0 warnings, 1 info, 2+ debug */
+	char **program; /* borrowed from argv: PROGRAM ARGS... or NULL */
+};
+
+#endif

@@ -1,0 +1,177 @@
+/* crossway: the Wayland compositor guest apps see. Parses flags and CROSSWAY_*
+ * variables into one read-only struct cw_config, sets up the listening socket and
+ * runs the accept loop. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "proxy/config.h"
+#include "proxy/proto.h"
+#include "proxy/server.h"
+#include "util/log.h"
+
+#ifndef CW_VERSION
+#define CW_VERSION "0.1.0"
+#endif
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: crossway [OPTIONS] [-- PROGRAM [ARGS...]]\n"
+		"Wayland proxy: apps connect to crossway's socket; crossway relays to a compositor.\n"
+		"\n"
+		"  -d, --display NAME|PATH  compositor socket to relay to (direct mode)\n"
+		"                           [CROSSWAY_DISPLAY; default $WAYLAND_DISPLAY, else wayland-0]\n"
+		"  -s, --socket NAME|PATH   socket to listen on, NAME under $XDG_RUNTIME_DIR\n"
+		"                           [CROSSWAY_SOCKET; default wayland-0]\n"
+		"      --no-fork            serve all clients in one process [CROSSWAY_NO_FORK=1]\n"
+		"  -v, --verbose            more messages; twice for debug [CROSSWAY_VERBOSE=N]\n"
+		"      --trace              log every relayed message [CROSSWAY_TRACE=1]\n"
+		"  -h, --help               show this help\n"
+		"  -V, --version            show the version\n"
+		"\n"
+		"With -- PROGRAM, crossway runs PROGRAM with WAYLAND_DISPLAY set to its socket\n"
+		"and exits with PROGRAM's exit status. See crossway(1).\n");
+}
+
+static bool env_flag(const char *name)
+{
+	const char *v = getenv(name);
+	return v && *v && strcmp(v, "0") != 0 && strcmp(v, "no") != 0 && strcmp(v, "false") != 0;
+}
+
+/* NAME -> $XDG_RUNTIME_DIR/NAME; an absolute PATH stays. NULL (logged) on failure. */
+static char *runtime_path(const char *what, const char *name)
+{
+	if (name[0] == '/') {
+		return strdup(name);
+	}
+	const char *rt = getenv("XDG_RUNTIME_DIR");
+	if (!rt || !*rt) {
+		cw_log(CW_LOG_ERROR, "XDG_RUNTIME_DIR is not set; give the %s as an absolute path",
+			what);
+		return NULL;
+	}
+	size_t n = strlen(rt) + 1 + strlen(name) + 1;
+	char *p = malloc(n);
+	if (p) {
+		snprintf(p, n, "%s/%s", rt, name);
+	}
+	return p;
+}
+
+static bool same_socket(const char *a, const char *b)
+{
+	if (strcmp(a, b) == 0) {
+		return true;
+	}
+	struct stat sa, sb;
+	return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev &&
+		sa.st_ino == sb.st_ino;
+}
+
+enum { OPT_NO_FORK = 256, OPT_TRACE };
+
+int main(int argc, char **argv)
+{
+	struct cw_config cfg = { 0 };
+	const char *display = getenv("CROSSWAY_DISPLAY");
+	const char *socket_name = getenv("CROSSWAY_SOCKET");
+	cfg.no_fork = env_flag("CROSSWAY_NO_FORK");
+	cfg.trace = env_flag("CROSSWAY_TRACE");
+	if (getenv("CROSSWAY_VERBOSE")) {
+		cfg.verbosity = atoi(getenv("CROSSWAY_VERBOSE"));
+	}
+
+	static const struct option opts[] = {
+		{ "display", required_argument, NULL, 'd' },
+		{ "socket", required_argument, NULL, 's' },
+		{ "no-fork", no_argument, NULL, OPT_NO_FORK },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "trace", no_argument, NULL, OPT_TRACE },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ 0 },
+	};
+	bool verbose_flag = false;
+	int o;
+	while ((o = getopt_long(argc, argv, "+d:s:vhV", opts, NULL)) != -1) {
+		switch (o) {
+		case 'd':
+			display = optarg;
+			break;
+		case 's':
+			socket_name = optarg;
+			break;
+		case OPT_NO_FORK:
+			cfg.no_fork = true;
+			break;
+		case 'v':
+			if (!verbose_flag) {
+				cfg.verbosity = 0;
+				verbose_flag = true;
+			}
+			cfg.verbosity++;
+			break;
+		case OPT_TRACE:
+			cfg.trace = true;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		case 'V':
+			printf("crossway %s\n", CW_VERSION);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind < argc) {
+		cfg.program = &argv[optind];
+	}
+	cw_log_set_level(cfg.verbosity >= 2 ? CW_LOG_DEBUG
+				: cfg.verbosity == 1 ? CW_LOG_INFO : CW_LOG_WARN);
+
+	if (!display || !*display) {
+		display = getenv("WAYLAND_DISPLAY");
+	}
+	if (!display || !*display) {
+		display = "wayland-0";
+	}
+	if (!socket_name || !*socket_name) {
+		socket_name = "wayland-0";
+	}
+	cfg.upstream_path = runtime_path("compositor socket", display);
+	cfg.socket_path = runtime_path("listening socket", socket_name);
+	if (!cfg.upstream_path || !cfg.socket_path) {
+		return 1;
+	}
+	if (same_socket(cfg.upstream_path, cfg.socket_path)) {
+		cw_log(CW_LOG_ERROR,
+			"the compositor socket %s is crossway's own socket; choose another with "
+			"--socket or --display", cfg.upstream_path);
+		return 1;
+	}
+	if (cw_proto_init() < 0) {
+		cw_log(CW_LOG_ERROR, "protocol tables are inconsistent (build problem)");
+		return 1;
+	}
+
+	struct cw_server *s = cw_server_create(&cfg);
+	if (!s) {
+		return 1;
+	}
+	int status = 0;
+	if (cfg.program && cw_server_spawn(s, cfg.program) < 0) {
+		status = 1;
+	} else {
+		status = cw_server_run(s);
+	}
+	cw_server_destroy(s);
+	free(cfg.upstream_path);
+	free(cfg.socket_path);
+	return status;
+}

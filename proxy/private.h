@@ -1,0 +1,82 @@
+/* Structures shared by the relay (client.c), the hook families (hook_*.c) and the
+ * tracer. Not for use outside proxy/. */
+#ifndef CW_PROXY_PRIVATE_H
+#define CW_PROXY_PRIVATE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "proxy/config.h"
+#include "proxy/conn.h"
+#include "proxy/objmap.h"
+#include "proxy/proto.h"
+#include "proxy/wire.h"
+#include "util/list.h"
+
+enum cw_client_state {
+	CW_CLIENT_RELAYING,
+	CW_CLIENT_DRAINING, /* an error was sent to the guest; flushing it, then closing */
+	CW_CLIENT_DEAD,     /* reaped after this loop iteration */
+};
+
+/* One global advertised by the compositor and shown to this client. */
+struct cw_global {
+	uint32_t name;
+	const struct cw_iface *iface; /* borrowed: static tables */
+	uint32_t version;             /* min(compositor, crossway) */
+	bool removed;
+};
+
+struct cw_client {
+	unsigned id;
+	enum cw_client_state state;
+	const struct cw_config *cfg; /* borrowed: lives as long as the daemon */
+	struct cw_conn guest;        /* the app */
+	struct cw_conn host;         /* the compositor */
+	struct cw_idmap guest_ids, host_ids;
+	struct cw_objpool pool;
+	struct cw_global *globals; /* owned array */
+	uint32_t nglobals, capglobals;
+	bool guest_blocked; /* a guest message waits for room in host output */
+	bool host_blocked;  /* a host event waits for room in guest output */
+	bool host_failed;   /* the compositor sent wl_display.error: drain after it */
+	int64_t deadline_ms; /* CLOCK_MONOTONIC, while draining */
+	struct cw_list link; /* cw_server.clients */
+};
+
+/* A message being relayed, as hooks see it. */
+struct cw_relay {
+	bool from_guest;
+	uint8_t *bytes;            /* the message in the input buffer; hooks may patch words */
+	struct cw_msg msg;
+	struct cw_object *target;  /* the object the message is addressed to */
+	struct cw_object *objs[CW_MAX_ARGS]; /* resolved o arguments (NULL: null or gone) */
+	uint32_t out_ids[CW_MAX_ARGS];       /* ids written for o arguments on the other side */
+	bool unresolved; /* a non-nullable o argument has no counterpart: dropped unless cleared */
+};
+
+/* Sends wl_display.error to the guest and starts draining. object_id is a guest id. */
+void cw_client_post_error(struct cw_client *c, uint32_t object_id, uint32_t code,
+	const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+/* Queues an event of our own to the guest. Returns 0 or -1 when the output is full. */
+int cw_client_send_event(struct cw_client *c, uint32_t id, const struct cw_iface *iface,
+	uint32_t opcode, const union cw_arg *args);
+/* Releases an object whose host id the compositor retired with delete_id. */
+void cw_client_host_delete_id(struct cw_client *c, uint32_t host_id);
+
+struct cw_global *cw_client_find_global(struct cw_client *c, uint32_t name);
+int cw_client_add_global(struct cw_client *c, uint32_t name, const struct cw_iface *iface,
+	uint32_t version);
+
+/* --trace output for one relayed message. */
+void cw_trace_msg(const struct cw_client *c, const struct cw_relay *r, const char *note);
+
+/* wl_display error codes (wayland.xml). */
+enum {
+	CW_DISPLAY_ERROR_INVALID_OBJECT = 0,
+	CW_DISPLAY_ERROR_INVALID_METHOD = 1,
+	CW_DISPLAY_ERROR_NO_MEMORY = 2,
+	CW_DISPLAY_ERROR_IMPLEMENTATION = 3,
+};
+
+#endif
