@@ -73,6 +73,12 @@ UNIT_PROTO := build/tests/proto/index.c build/tests/proto/test-protocol.c \
 	build/protocols/wayland-protocol.c
 UNIT_LIB   := proxy/wire.c proxy/proto.c proxy/objmap.c proxy/conn.c util/log.c
 
+# The relay test links the whole proxy with the real protocol tables.
+build/tests/unit/test_relay: tests/unit/test_relay.c tests/unit/test.h $(PROXY_SRC) $(PROTO_GEN) \
+		build/protocols/hooks.h
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_ALL) $(SAN_FLAGS) -Itests/unit -o $@ $< $(PROXY_SRC) $(PROTO_GEN) $(LDFLAGS_ALL)
+
 build/tests/unit/%: tests/unit/%.c tests/unit/test.h $(UNIT_LIB) $(UNIT_PROTO)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_ALL) $(SAN_FLAGS) -Itests/unit -o $@ $< $(UNIT_LIB) $(UNIT_PROTO) $(LDFLAGS_ALL)

@@ -328,15 +328,6 @@ static enum step resolve_request_args(struct cw_client *c, struct cw_relay *r)
 				snprintf(why, sizeof(why), "invalid new id %u", id);
 				return guest_error_args(c, r, why);
 			}
-			if (!a->iface) {
-				/* Untyped new_id (wl_registry.bind): interface and version precede it. */
-				const char *name = i >= 2 ? r->msg.args[i - 2].s : NULL;
-				if (!name || !cw_proto_find(name)) {
-					snprintf(why, sizeof(why), "unknown interface %s",
-						name ? name : "(null)");
-					return guest_error_args(c, r, why);
-				}
-			}
 		}
 	}
 	return STEP_DONE;
@@ -354,7 +345,14 @@ static enum step create_request_objects(struct cw_client *c, struct cw_relay *r)
 		const struct cw_iface *iface = a->iface;
 		uint32_t version = r->target->version;
 		if (!iface) {
-			iface = cw_proto_find(r->msg.args[i - 2].s);
+			/* Untyped new_id (wl_registry.bind): interface and version precede it. */
+			const char *name = i >= 2 ? r->msg.args[i - 2].s : NULL;
+			iface = name ? cw_proto_find(name) : NULL;
+			if (!iface) {
+				char why[160];
+				snprintf(why, sizeof(why), "unknown interface %s", name ? name : "(null)");
+				return guest_error_args(c, r, why);
+			}
 			version = r->msg.args[i - 1].u;
 		}
 		struct cw_object *o = object_new(c, iface, version);
