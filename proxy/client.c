@@ -276,7 +276,8 @@ void cw_client_host_delete_id(struct cw_client *c, uint32_t host_id)
 static enum step guest_error_args(struct cw_client *c, const struct cw_relay *r,
 	const char *why)
 {
-	cw_client_post_error(c, r->msg.hdr.id, CW_DISPLAY_ERROR_INVALID_METHOD,
+	/* libwayland reports malformed arguments on the display, not on the target. */
+	cw_client_post_error(c, 1, CW_DISPLAY_ERROR_INVALID_METHOD,
 		"invalid arguments for %s@%u.%s: %s", r->target->iface->name, r->msg.hdr.id,
 		r->msg.desc->name, why);
 	return STEP_STOP;

@@ -444,7 +444,7 @@ static void test_invalid_requests(void)
 	send_msg(r.app, 2, "wl_registry", true, 0, b, NULL, 0);
 	uint32_t w6[] = { 3, (16u << 16) | 0, 4, 4096 }; /* create_pool(new id, fd, size) */
 	send_raw(r.app, w6, 4);
-	expect_error(&r, 3, CW_DISPLAY_ERROR_INVALID_METHOD);
+	expect_error(&r, 1, CW_DISPLAY_ERROR_INVALID_METHOD);
 	rig_finish(&r);
 }
 
