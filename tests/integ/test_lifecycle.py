@@ -1,0 +1,79 @@
+#!/usr/bin/python3
+"""crossway's process life cycle, as the CLI spec describes it: SIGTERM and SIGINT
+exit 0 and remove the socket and its .lock; a second instance on a busy socket and
+--display pointing at its own socket are refused; `-- PROGRAM` runs PROGRAM on the
+socket and exits with its status; CROSSWAY_DISPLAY/CROSSWAY_SOCKET are honoured."""
+
+import os
+import signal
+
+import cwtest
+from cwtest import expect
+
+
+def stop(env, cw, sig):
+	name = signal.Signals(sig).name
+	cw.expected_exit = True
+	cw.proc.send_signal(sig)
+	rc = env.wait_exit(cw.proc, 5, f"crossway after {name}")
+	expect(rc == 0, f"crossway after {name}: expected exit 0, saw {cwtest.signame(rc)}")
+	left = [p for p in (cw.socket, cw.socket + ".lock") if os.path.exists(p)]
+	expect(not left, f"crossway after {name}: expected its socket and lock file removed, "
+		f"still present: {left}")
+
+
+def test(env):
+	cwtest.need("weston", "wayland-info")
+	weston = env.start_weston()
+	cenv = env.base_env()
+
+	for sig in (signal.SIGTERM, signal.SIGINT):
+		cw = env.start_crossway(weston.socket)
+		expect(os.path.exists(cw.socket + ".lock"), f"expected lock file {cw.socket}.lock "
+			"beside the listening socket")
+		r = env.run(["wayland-info"], env.client_env(cw.socket))
+		expect(r.rc == 0, "wayland-info through crossway: " + r.describe())
+		stop(env, cw, sig)
+
+	# A second instance on a socket in use must be refused, leaving the first intact.
+	cw = env.start_crossway(weston.socket)
+	r = env.run([cwtest.CROSSWAY, "--display", weston.socket, "--socket", cw.socket], cenv, 5)
+	expect(r.rc != 0, "second crossway on a socket already served: expected a non-zero "
+		"exit, saw " + r.describe())
+	expect(cw.alive() and cwtest.is_socket(cw.socket), "the first crossway must keep its "
+		"socket when a second instance is refused")
+	r = env.run(["wayland-info"], env.client_env(cw.socket))
+	expect(r.rc == 0, "wayland-info through the first crossway after the refused second "
+		"one: " + r.describe())
+	stop(env, cw, signal.SIGTERM)
+
+	# --display naming its own socket.
+	own = env.path("cw-self")
+	r = env.run([cwtest.CROSSWAY, "--display", own, "--socket", own], cenv, 5)
+	expect(r.rc != 0, "crossway with --display equal to --socket: expected a non-zero exit, "
+		"saw " + r.describe())
+
+	# -- PROGRAM: exit status is the program's; the program reaches the compositor.
+	sock = env.path("cw-prog")
+	r = env.run([cwtest.CROSSWAY, "--display", weston.socket, "--socket", sock, "--",
+		"sh", "-c", "wayland-info | grep -q \"'wl_compositor'\" && exit 7; exit 1"], cenv, 20)
+	expect(r.rc == 7, "crossway -- sh -c 'wayland-info ... && exit 7': expected exit 7 "
+		"(wayland-info through crossway listed wl_compositor), saw " + r.describe())
+	r = env.run([cwtest.CROSSWAY, "--display", weston.socket, "--socket", sock, "--",
+		"sh", "-c", "exit 3"], cenv, 20)
+	expect(r.rc == 3, "crossway -- sh -c 'exit 3': expected exit 3, saw " + r.describe())
+
+	# Environment instead of options.
+	sock = env.path("cw-env")
+	p = env.spawn("crossway (env)", [cwtest.CROSSWAY], env.base_env(
+		CROSSWAY_DISPLAY=weston.socket, CROSSWAY_SOCKET=sock), log_to=env.path("cw-env.log"))
+	env._wait_socket(p, sock, "crossway started with CROSSWAY_DISPLAY/CROSSWAY_SOCKET", None)
+	r = env.run(["wayland-info"], env.client_env(sock))
+	expect(r.rc == 0, "wayland-info through crossway configured by environment: "
+		+ r.describe())
+	cw = cwtest.Crossway(p, sock, env.path("cw-env.log"), weston.socket, False)
+	stop(env, cw, signal.SIGTERM)
+
+
+if __name__ == "__main__":
+	cwtest.main(test)
