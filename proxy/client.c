@@ -191,14 +191,15 @@ int cw_client_timeout_ms(const struct cw_client *c)
 int cw_client_send_event(struct cw_client *c, uint32_t id, const struct cw_iface *iface,
 	uint32_t opcode, const union cw_arg *args)
 {
-	uint8_t *dst = cw_conn_out_reserve(&c->guest, CW_MAX_MESSAGE_BYTES, 0);
+	/* Encode first so that only the exact size has to fit: a delete_id must find room
+	 * wherever the 12 bytes of the one it replaces fitted. */
+	uint32_t buf[CW_MAX_MESSAGE_BYTES / 4];
+	size_t n = cw_msg_encode(buf, sizeof(buf), id, opcode, &iface->evt[opcode], args);
+	uint8_t *dst = n ? cw_conn_out_reserve(&c->guest, n, 0) : NULL;
 	if (!dst) {
 		return -1;
 	}
-	size_t n = cw_msg_encode(dst, CW_MAX_MESSAGE_BYTES, id, opcode, &iface->evt[opcode], args);
-	if (n == 0) {
-		return -1;
-	}
+	memcpy(dst, buf, n);
 	cw_conn_out_commit(&c->guest, n, NULL, 0);
 	return 0;
 }

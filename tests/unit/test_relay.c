@@ -24,7 +24,7 @@ struct rig {
 };
 
 struct rx {
-	uint32_t w[1024];
+	uint32_t w[16384];
 	size_t nwords;
 	int fds[64];
 	size_t nfds;
@@ -547,6 +547,72 @@ static void test_backpressure(void)
 	rig_finish(&r);
 }
 
+/* With the app's output full, events wait; a delete_id that crossway rewrites must never
+ * be lost for want of room. */
+static void test_delete_id_with_full_output(void)
+{
+	struct rig r;
+	rig_init(&r);
+	enum { N = 20000 };
+	static uint32_t hids[N];
+	static char buf[256 * 1024];
+	size_t nbuf = 0;
+	struct rx rx;
+	for (uint32_t i = 0; i < N; i++) {
+		union cw_arg a = { .u = 2 + i };
+		send_msg(r.app, 1, "wl_display", true, 0, &a, NULL, 0);
+		/* Each small send is one socket buffer entry: drain often. */
+		if (i % 100 == 99) {
+			spin(&r);
+			recv_all(r.comp, &rx);
+			for (int k = 0; k < msg_count(&rx); k++) {
+				hids[i - 99 + (uint32_t)k] = MSG_ARG(&rx, k, 0);
+			}
+			test_assert(msg_count(&rx) == 100);
+		}
+	}
+	fcntl(r.comp, F_SETFL, O_NONBLOCK);
+	long dones = 0, deletes = 0;
+	uint32_t next = 0;
+	while (dones < N || deletes < N) {
+		/* Send as much as the socket takes; the app reads only once nothing moves, so
+		 * crossway's output to it runs full. */
+		uint32_t before = next;
+		while (next < N) {
+			uint32_t m[6] = { hids[next], (12u << 16) | 0, 1, 1, (12u << 16) | 1, hids[next] };
+			if (send(r.comp, m, sizeof(m), MSG_NOSIGNAL | MSG_DONTWAIT) != sizeof(m)) {
+				break;
+			}
+			next++;
+		}
+		spin(&r);
+		test_assert(!cw_client_is_dead(r.c));
+		if (next != before && next < N) {
+			continue;
+		}
+		ssize_t n = recv(r.app, buf + nbuf, 4096, MSG_DONTWAIT);
+		if (n > 0) {
+			nbuf += (size_t)n;
+			size_t off = 0;
+			for (; nbuf - off >= 12; off += 12) {
+				uint32_t w[3];
+				memcpy(w, buf + off, 12);
+				if (w[0] == 1) {
+					test_assert((w[1] & 0xffff) == 1 && w[2] >= 2 && w[2] < 2 + N);
+					deletes++;
+				} else {
+					test_assert(w[0] >= 2 && w[0] < 2 + N && w[2] == 1);
+					dones++;
+				}
+			}
+			memmove(buf, buf + off, nbuf - off);
+			nbuf -= off;
+		}
+	}
+	test_assert(r.c->pool.live == 1);
+	rig_finish(&r);
+}
+
 static void test_compositor_error_is_relayed(void)
 {
 	struct rig r;
@@ -575,6 +641,7 @@ int main(void)
 	RUN(test_invalid_requests);
 	RUN(test_fds_pass_through_and_leak_nothing);
 	RUN(test_backpressure);
+	RUN(test_delete_id_with_full_output);
 	RUN(test_compositor_error_is_relayed);
 	printf("%d passed, 0 failed\n", n_run);
 	return 0;
