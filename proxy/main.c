@@ -23,7 +23,7 @@ static void usage(FILE *f)
 		"Wayland proxy: apps connect to crossway's socket; crossway relays to a compositor.\n"
 		"\n"
 		"  -d, --display NAME|PATH  compositor socket to relay to (direct mode)\n"
-		"                           [CROSSWAY_DISPLAY; default $WAYLAND_DISPLAY, else wayland-0]\n"
+		"                           [CROSSWAY_DISPLAY; default $WAYLAND_DISPLAY]\n"
 		"  -s, --socket NAME|PATH   socket to listen on, NAME under $XDG_RUNTIME_DIR\n"
 		"                           [CROSSWAY_SOCKET; default wayland-0]\n"
 		"      --no-fork            serve all clients in one process [CROSSWAY_NO_FORK=1]\n"
@@ -139,7 +139,9 @@ int main(int argc, char **argv)
 		display = getenv("WAYLAND_DISPLAY");
 	}
 	if (!display || !*display) {
-		display = "wayland-0";
+		cw_log(CW_LOG_ERROR, "no compositor to relay to: use --display or set "
+			"WAYLAND_DISPLAY");
+		return 1;
 	}
 	if (!socket_name || !*socket_name) {
 		socket_name = "wayland-0";

@@ -103,11 +103,19 @@ struct cw_server *cw_server_create(const struct cw_config *cfg)
 		s->lock_path = NULL; /* not ours to remove */
 		goto err;
 	}
-	/* We hold the lock, so a socket file left here is stale (as in libwayland). */
+	/* We hold the lock, so a socket left here is stale (as in libwayland). Anything
+	 * else at that path is not ours to delete. */
 	struct stat st;
-	if (lstat(cfg->socket_path, &st) == 0 && unlink(cfg->socket_path) < 0) {
-		cw_log_errno(CW_LOG_ERROR, "cannot remove stale socket %s", cfg->socket_path);
-		goto err;
+	if (lstat(cfg->socket_path, &st) == 0) {
+		if (!S_ISSOCK(st.st_mode)) {
+			cw_log(CW_LOG_ERROR, "%s exists and is not a socket; not replacing it",
+				cfg->socket_path);
+			goto err;
+		}
+		if (unlink(cfg->socket_path) < 0) {
+			cw_log_errno(CW_LOG_ERROR, "cannot remove stale socket %s", cfg->socket_path);
+			goto err;
+		}
 	}
 	s->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (s->listen_fd < 0) {
@@ -136,6 +144,9 @@ static void kill_children(struct cw_server *s)
 {
 	for (size_t i = 0; i < s->nchildren; i++) {
 		kill(s->children[i], SIGTERM);
+	}
+	if (s->program > 0 && !s->program_done) {
+		kill(s->program, SIGTERM);
 	}
 }
 
