@@ -53,6 +53,23 @@ def test(env):
 	expect(r.rc != 0, "crossway with --display equal to --socket: expected a non-zero exit, "
 		"saw " + r.describe())
 
+	# No upstream at all: a clear error, not a guess.
+	noenv = {k: v for k, v in cenv.items() if k not in ("WAYLAND_DISPLAY", "CROSSWAY_DISPLAY")}
+	r = env.run([cwtest.CROSSWAY, "--socket", env.path("cw-none")], noenv, 5)
+	expect(r.rc == 1 and b"no compositor to relay to" in (r.err or b""),
+		"crossway with neither --display nor WAYLAND_DISPLAY: expected exit 1 naming the "
+		"missing upstream, saw " + r.describe())
+
+	# Something that is not a socket at the listening path is never deleted.
+	plain = env.path("cw-plain-file")
+	with open(plain, "w") as f:
+		f.write("keep me")
+	r = env.run([cwtest.CROSSWAY, "--display", weston.socket, "--socket", plain], cenv, 5)
+	expect(r.rc == 1, "crossway with --socket naming a regular file: expected exit 1, saw "
+		+ r.describe())
+	with open(plain) as f:
+		expect(f.read() == "keep me", "the regular file at the socket path was modified")
+
 	# -- PROGRAM: exit status is the program's; the program reaches the compositor.
 	sock = env.path("cw-prog")
 	r = env.run([cwtest.CROSSWAY, "--display", weston.socket, "--socket", sock, "--",
