@@ -11,6 +11,7 @@ struct cw_config {
 	bool no_fork;
 	bool trace;
 	int verbosity; /* 0 warnings, 1 info, 2+ debug */
+	unsigned busy_poll_us; /* poll without sleeping this long after activity; 0 = never */
 	char **program; /* borrowed from argv: PROGRAM ARGS... or NULL */
 };
 

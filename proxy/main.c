@@ -1,6 +1,7 @@
 /* crossway: the Wayland compositor guest apps see. Parses flags and CROSSWAY_*
  * variables into one read-only struct cw_config, sets up the listening socket and
  * runs the accept loop. */
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +17,9 @@
 #define CW_VERSION "0.1.0"
 #endif
 
+#define CW_BUSY_POLL_US_DEFAULT 100
+#define CW_BUSY_POLL_US_MAX 100000
+
 static void usage(FILE *f)
 {
 	fprintf(f,
@@ -29,11 +33,14 @@ static void usage(FILE *f)
 		"      --no-fork            serve all clients in one process [CROSSWAY_NO_FORK=1]\n"
 		"  -v, --verbose            more messages; twice for debug [CROSSWAY_VERBOSE=N]\n"
 		"      --trace              log every relayed message [CROSSWAY_TRACE=1]\n"
+		"      --busy-poll-us N     after relaying, poll N us without sleeping to cut\n"
+		"                           round-trip latency; 0 disables [CROSSWAY_BUSY_POLL_US;\n"
+		"                           default %u]\n"
 		"  -h, --help               show this help\n"
 		"  -V, --version            show the version\n"
 		"\n"
 		"With -- PROGRAM, crossway runs PROGRAM with WAYLAND_DISPLAY set to its socket\n"
-		"and exits with PROGRAM's exit status. See crossway(1).\n");
+		"and exits with PROGRAM's exit status. See crossway(1).\n", CW_BUSY_POLL_US_DEFAULT);
 }
 
 static bool env_flag(const char *name)
@@ -72,7 +79,19 @@ static bool same_socket(const char *a, const char *b)
 		sa.st_ino == sb.st_ino;
 }
 
-enum { OPT_NO_FORK = 256, OPT_TRACE };
+enum { OPT_NO_FORK = 256, OPT_TRACE, OPT_BUSY_POLL };
+
+/* Parses a non-negative integer no larger than max; -1 if it is not one. */
+static long parse_uint(const char *s, long max)
+{
+	char *end;
+	errno = 0;
+	long v = strtol(s, &end, 10);
+	if (errno || end == s || *end || v < 0 || v > max) {
+		return -1;
+	}
+	return v;
+}
 
 int main(int argc, char **argv)
 {
@@ -84,6 +103,7 @@ int main(int argc, char **argv)
 	if (getenv("CROSSWAY_VERBOSE")) {
 		cfg.verbosity = atoi(getenv("CROSSWAY_VERBOSE"));
 	}
+	const char *busy_poll = getenv("CROSSWAY_BUSY_POLL_US");
 
 	static const struct option opts[] = {
 		{ "display", required_argument, NULL, 'd' },
@@ -91,6 +111,7 @@ int main(int argc, char **argv)
 		{ "no-fork", no_argument, NULL, OPT_NO_FORK },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "trace", no_argument, NULL, OPT_TRACE },
+		{ "busy-poll-us", required_argument, NULL, OPT_BUSY_POLL },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ 0 },
@@ -118,6 +139,9 @@ int main(int argc, char **argv)
 		case OPT_TRACE:
 			cfg.trace = true;
 			break;
+		case OPT_BUSY_POLL:
+			busy_poll = optarg;
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -135,6 +159,16 @@ int main(int argc, char **argv)
 	cw_log_set_level(cfg.verbosity >= 2 ? CW_LOG_DEBUG
 				: cfg.verbosity == 1 ? CW_LOG_INFO : CW_LOG_WARN);
 
+	cfg.busy_poll_us = CW_BUSY_POLL_US_DEFAULT;
+	if (busy_poll && *busy_poll) {
+		long v = parse_uint(busy_poll, CW_BUSY_POLL_US_MAX);
+		if (v < 0) {
+			cw_log(CW_LOG_ERROR, "--busy-poll-us takes microseconds from 0 to %d, not '%s'",
+				CW_BUSY_POLL_US_MAX, busy_poll);
+			return 2;
+		}
+		cfg.busy_poll_us = (unsigned)v;
+	}
 	if (!display || !*display) {
 		display = getenv("WAYLAND_DISPLAY");
 	}

@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "proxy/client.h"
@@ -23,6 +24,13 @@
 #include "proxy/private.h"
 #include "proxy/server.h"
 #include "util/log.h"
+
+static int64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
 
 struct cw_server {
 	const struct cw_config *cfg; /* borrowed */
@@ -40,6 +48,7 @@ struct cw_server {
 	int program_status;
 	bool program_done;
 	bool stopping;
+	int64_t spin_until_ns; /* CLOCK_MONOTONIC; 0 when not spinning */
 };
 
 static int make_signal_fd(struct cw_server *s)
@@ -250,7 +259,18 @@ static int poll_once(struct cw_server *s, bool with_listener)
 			timeout = t;
 		}
 	}
-	int r = poll(pfd, n, timeout);
+	/* Right after relaying, the reply is usually tens of microseconds away: poll
+	 * without sleeping for a short while, which saves the wake-up latency of both
+	 * directions on a round trip. Bounded, so an idle relay costs nothing. */
+	int r = 0;
+	if (s->spin_until_ns) {
+		while ((r = poll(pfd, n, 0)) == 0 && now_ns() < s->spin_until_ns) {
+		}
+		s->spin_until_ns = 0;
+	}
+	if (r == 0) {
+		r = poll(pfd, n, timeout);
+	}
 	if (r < 0 && errno != EINTR) {
 		cw_log_errno(CW_LOG_ERROR, "poll");
 		if (pfd != fixed) {
@@ -265,6 +285,13 @@ static int poll_once(struct cw_server *s, bool with_listener)
 	}
 	/* Clients first: the list may grow below. */
 	size_t i = 2;
+	for (size_t k = 2; k < n; k++) {
+		if (pfd[k].revents) {
+			s->spin_until_ns = s->cfg->busy_poll_us ?
+				now_ns() + (int64_t)s->cfg->busy_poll_us * 1000 : 0;
+			break;
+		}
+	}
 	cw_list_for_each_safe(c, tmp, &s->clients, link) {
 		cw_client_dispatch(c, &pfd[i]);
 		i += 2;

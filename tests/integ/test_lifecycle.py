@@ -60,6 +60,13 @@ def test(env):
 		"crossway with neither --display nor WAYLAND_DISPLAY: expected exit 1 naming the "
 		"missing upstream, saw " + r.describe())
 
+	# A malformed option value is a usage error (status 2), whatever its source.
+	for args, extra in ((["--busy-poll-us", "abc"], {}), ([], {"CROSSWAY_BUSY_POLL_US": "-1"})):
+		r = env.run([cwtest.CROSSWAY, "--display", weston.socket, "--socket",
+			env.path("cw-bad")] + args, dict(cenv, **extra), 5)
+		expect(r.rc == 2 and b"busy-poll-us" in (r.err or b""), "crossway with a bad "
+			"busy-poll value: expected exit 2 naming the option, saw " + r.describe())
+
 	# Something that is not a socket at the listening path is never deleted.
 	plain = env.path("cw-plain-file")
 	with open(plain, "w") as f:
