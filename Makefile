@@ -89,7 +89,7 @@ build/tests/%: tests/clients/%.c
 
 build/bench/%: bench/%.c
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS_ALL) -o $@ $< $(shell $(PKG_CONFIG) --cflags --libs $(TEST_DEPS)) -lm $(LDFLAGS_ALL)
+	$(CC) $(CFLAGS_ALL) -o $@ $< $(shell $(PKG_CONFIG) --cflags --libs wayland-client) $(LDFLAGS_ALL)
 
 build/obj/%.o: %.c
 	@mkdir -p $(@D)

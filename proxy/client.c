@@ -179,8 +179,21 @@ bool cw_client_is_dead(const struct cw_client *c)
 	return c->state == CW_CLIENT_DEAD;
 }
 
+/* A blocked direction is woken by POLLOUT on the side it waits for. If that side has
+ * nothing queued any more (the round limit stopped the loop right after a flush), no
+ * poll event will come: dispatch again at once. */
+static bool needs_another_round(const struct cw_client *c)
+{
+	return c->state == CW_CLIENT_RELAYING &&
+		((c->guest_blocked && !cw_conn_has_output(&c->host)) ||
+			(c->host_blocked && !cw_conn_has_output(&c->guest)));
+}
+
 int cw_client_timeout_ms(const struct cw_client *c)
 {
+	if (needs_another_round(c)) {
+		return 0;
+	}
 	if (c->state != CW_CLIENT_DRAINING) {
 		return -1;
 	}
@@ -684,12 +697,15 @@ static bool pump(struct cw_client *c, bool from_guest)
 	return progress;
 }
 
-static void flush_side(struct cw_client *c, bool guest)
+/* Returns true if anything was sent. */
+static bool flush_side(struct cw_client *c, bool guest)
 {
 	struct cw_conn *conn = guest ? &c->guest : &c->host;
 	if (conn->fd < 0 || !cw_conn_has_output(conn)) {
-		return;
+		return false;
 	}
+	uint64_t before = conn->out_base + conn->out_head;
+	size_t fds_before = conn->out_nfds;
 	enum cw_io_result res = cw_conn_flush(conn);
 	if (res == CW_IO_EOF || res == CW_IO_ERROR) {
 		if (guest) {
@@ -698,7 +714,9 @@ static void flush_side(struct cw_client *c, bool guest)
 		} else {
 			conn->eof = true;
 		}
+		return false;
 	}
+	return conn->out_base + conn->out_head != before || conn->out_nfds != fds_before;
 }
 
 static void read_side(struct cw_client *c, bool guest)
@@ -791,13 +809,13 @@ void cw_client_dispatch(struct cw_client *c, const struct pollfd pfd[2])
 	if (c->state == CW_CLIENT_RELAYING && (pfd[1].revents & (POLLIN | POLLHUP | POLLERR))) {
 		read_side(c, false);
 	}
-	/* Relay both ways; a flush may unblock the other direction, so go round until
-	 * nothing moves. */
-	for (int round = 0; round < 8 && c->state == CW_CLIENT_RELAYING; round++) {
+	/* Relay both ways. A flush that frees room unblocks the direction that fills it, so
+	 * go round while anything moves, messages or bytes. */
+	for (int round = 0; round < 16 && c->state == CW_CLIENT_RELAYING; round++) {
 		bool moved = pump(c, true);
-		flush_side(c, false);
+		moved |= flush_side(c, false);
 		moved |= pump(c, false);
-		flush_side(c, true);
+		moved |= flush_side(c, true);
 		if (!moved) {
 			break;
 		}

@@ -613,6 +613,35 @@ static void test_delete_id_with_full_output(void)
 	rig_finish(&r);
 }
 
+/* A direction left blocked while the side it waits for has already drained must not
+ * sleep forever: the client asks for an immediate dispatch and then relays. */
+static void test_blocked_direction_is_never_stranded(void)
+{
+	struct rig r;
+	rig_init(&r);
+	union cw_arg a = { .u = 2 };
+	send_msg(r.app, 1, "wl_display", true, 0, &a, NULL, 0);
+	/* Let crossway read it, but pretend the last pump found the host output full. */
+	struct pollfd p[2];
+	cw_client_want(r.c, p);
+	p[0].revents = POLLIN;
+	p[1].revents = 0;
+	test_assert(cw_conn_read(&r.c->guest) == CW_IO_DONE);
+	test_assert(cw_conn_in_bytes(&r.c->guest) == 12);
+	r.c->guest_blocked = true;
+	test_assert(!cw_conn_has_output(&r.c->host));
+	test_assert(cw_client_timeout_ms(r.c) == 0);
+	cw_client_want(r.c, p);
+	test_assert(!(p[0].events & POLLIN) && !(p[1].events & POLLOUT));
+	p[0].revents = p[1].revents = 0;
+	cw_client_dispatch(r.c, p);
+	struct rx rx;
+	recv_all(r.comp, &rx);
+	test_assert(msg_count(&rx) == 1 && MSG_OP(&rx, 0) == 0);
+	test_assert(!r.c->guest_blocked && cw_client_timeout_ms(r.c) == -1);
+	rig_finish(&r);
+}
+
 static void test_compositor_error_is_relayed(void)
 {
 	struct rig r;
@@ -642,6 +671,7 @@ int main(void)
 	RUN(test_fds_pass_through_and_leak_nothing);
 	RUN(test_backpressure);
 	RUN(test_delete_id_with_full_output);
+	RUN(test_blocked_direction_is_never_stranded);
 	RUN(test_compositor_error_is_relayed);
 	printf("%d passed, 0 failed\n", n_run);
 	return 0;
