@@ -6,6 +6,7 @@
 
 #include <poll.h>
 #include <stdbool.h>
+#include <stddef.h>
 
 struct cw_client;
 struct cw_config;
@@ -18,8 +19,9 @@ void cw_client_destroy(struct cw_client *c);
 
 /* Fills pfd[0] (guest) and pfd[1] (host) with fds and wanted events; fd -1 when none. */
 void cw_client_want(struct cw_client *c, struct pollfd pfd[2]);
-/* Handles what poll() returned for the two entries filled by cw_client_want. */
-void cw_client_dispatch(struct cw_client *c, const struct pollfd pfd[2]);
+/* Handles what poll() returned for the two entries filled by cw_client_want. Returns
+ * the number of message bytes relayed (both directions). */
+size_t cw_client_dispatch(struct cw_client *c, const struct pollfd pfd[2]);
 /* Milliseconds until the client has a deadline (draining), or -1. */
 int cw_client_timeout_ms(const struct cw_client *c);
 bool cw_client_is_dead(const struct cw_client *c);

@@ -41,6 +41,7 @@ struct cw_client {
 	bool host_blocked;  /* a host event waits for room in guest output */
 	bool host_failed;   /* the compositor sent wl_display.error: drain after it */
 	int64_t deadline_ms; /* CLOCK_MONOTONIC, while draining */
+	uint64_t relayed_bytes; /* message bytes relayed, both directions */
 	struct cw_list link; /* cw_server.clients */
 };
 

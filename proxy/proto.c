@@ -14,7 +14,7 @@ static const struct cw_iface *display_iface;
 static int parse_signature(const struct wl_message *m, struct cw_msg_desc *d, const char *iface)
 {
 	const char *s = m->signature;
-	*d = (struct cw_msg_desc){ .name = m->name, .since = 1 };
+	*d = (struct cw_msg_desc){ .name = m->name, .since = 1, .scalar_only = true };
 	if (*s >= '0' && *s <= '9') {
 		d->since = (uint32_t)strtoul(s, (char **)&s, 10);
 	}
@@ -46,6 +46,9 @@ static int parse_signature(const struct wl_message *m, struct cw_msg_desc *d, co
 		}
 		if (*s == 'h') {
 			d->nfds++;
+		}
+		if (*s != 'i' && *s != 'u' && *s != 'f') {
+			d->scalar_only = false;
 		}
 		d->nargs++;
 		nullable = false;

@@ -36,6 +36,7 @@ struct cw_msg_desc {
 	uint32_t nfds;
 	bool destructor;
 	bool has_ids; /* any o or n argument: the relay has ids to rewrite */
+	bool scalar_only; /* only i, u and f arguments: fixed size, nothing to check inside */
 	cw_hook_fn hook;
 	struct cw_arg_desc args[CW_MAX_ARGS];
 };

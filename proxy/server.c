@@ -25,6 +25,8 @@
 #include "proxy/server.h"
 #include "util/log.h"
 
+#define CW_SPIN_MAX_BYTES 4096 /* more relayed per wake-up than this is bulk traffic */
+
 static int64_t now_ns(void)
 {
 	struct timespec ts;
@@ -285,21 +287,20 @@ static int poll_once(struct cw_server *s, bool with_listener)
 	}
 	/* Clients first: the list may grow below. */
 	size_t i = 2;
-	for (size_t k = 2; k < n; k++) {
-		if (pfd[k].revents) {
-			s->spin_until_ns = s->cfg->busy_poll_us ?
-				now_ns() + (int64_t)s->cfg->busy_poll_us * 1000 : 0;
-			break;
-		}
-	}
+	size_t relayed = 0;
 	cw_list_for_each_safe(c, tmp, &s->clients, link) {
-		cw_client_dispatch(c, &pfd[i]);
+		relayed += cw_client_dispatch(c, &pfd[i]);
 		i += 2;
 		if (cw_client_is_dead(c)) {
 			cw_clog(c->id, CW_LOG_INFO, "closed");
 			cw_list_remove(&c->link);
 			cw_client_destroy(c);
 		}
+	}
+	/* Spin only for interactive traffic (a request waiting for its reply): during bulk
+	 * transfers the other processes need the CPU more than we need the wake-up. */
+	if (relayed > 0 && relayed < CW_SPIN_MAX_BYTES && s->cfg->busy_poll_us) {
+		s->spin_until_ns = now_ns() + (int64_t)s->cfg->busy_poll_us * 1000;
 	}
 	short sig_rev = pfd[0].revents, listen_rev = pfd[1].revents;
 	if (pfd != fixed) {

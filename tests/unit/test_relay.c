@@ -434,6 +434,22 @@ static void test_invalid_requests(void)
 	send_raw(r.app, w5, 2);
 	expect_error(&r, 2, CW_DISPLAY_ERROR_INVALID_METHOD);
 	rig_finish(&r);
+	/* A fixed-size request (the fast path) with a wrong size. */
+	for (int extra = -1; extra <= 1; extra += 2) {
+		rig_init(&r);
+		uint32_t hreg2 = setup_registry(&r, 2);
+		union cw_arg gc[3] = { { .u = 1 }, { .s = "wl_compositor" }, { .u = 6 } };
+		send_msg(r.comp, hreg2, "wl_registry", false, 0, gc, NULL, 0);
+		spin(&r);
+		union cw_arg bc[4] = { { .u = 1 }, { .s = "wl_compositor" }, { .u = 6 }, { .u = 3 } };
+		send_msg(r.app, 2, "wl_registry", true, 0, bc, NULL, 0);
+		union cw_arg cr = { .u = 4 };
+		send_msg(r.app, 3, "wl_compositor", true, 1, &cr, NULL, 0);
+		uint32_t add[7] = { 4, ((uint32_t)(24 + 4 * extra) << 16) | 1, 0, 0, 1, 1, 0 };
+		send_raw(r.app, add, (size_t)(6 + extra));
+		expect_error(&r, 1, CW_DISPLAY_ERROR_INVALID_METHOD);
+		rig_finish(&r);
+	}
 	/* A message with an fd but none sent. */
 	rig_init(&r);
 	uint32_t hreg = setup_registry(&r, 2);

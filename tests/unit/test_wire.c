@@ -40,6 +40,11 @@ static void test_tables_are_parsed(void)
 	const struct cw_iface *reg = cw_proto_find("wl_registry");
 	test_assert(reg && reg->req[0].nargs == 4 && reg->req[0].args[3].type == 'n');
 	test_assert(cw_proto_find("no_such_interface") == NULL);
+	const struct cw_iface *region = cw_proto_find("wl_region");
+	const struct cw_iface *surface = cw_proto_find("wl_surface");
+	test_assert(region->req[1].scalar_only && region->req[0].scalar_only);
+	test_assert(!surface->req[1].scalar_only && !d->scalar_only);
+	test_assert(!all->req[REQ_ONE_STRING].scalar_only && all->req[REQ_LATER].scalar_only);
 }
 
 static void test_every_type_round_trips(void)
