@@ -16,13 +16,6 @@
 
 #define DRAIN_TIMEOUT_MS 2000
 
-enum step {
-	STEP_DONE,    /* one message handled */
-	STEP_WAIT,    /* need more input */
-	STEP_BLOCKED, /* the other side's output is full */
-	STEP_STOP,    /* the client is going down */
-};
-
 static int64_t now_ms(void)
 {
 	struct timespec ts;
@@ -43,7 +36,7 @@ static const char *state_name(enum cw_client_state s)
 	return "?";
 }
 
-static void client_set_state(struct cw_client *c, enum cw_client_state s)
+void cw_client_set_state(struct cw_client *c, enum cw_client_state s)
 {
 	if (c->state == s) {
 		return;
@@ -59,7 +52,7 @@ static void client_set_state(struct cw_client *c, enum cw_client_state s)
 	}
 }
 
-static struct cw_object *object_new(struct cw_client *c, const struct cw_iface *iface,
+struct cw_object *cw_client_object_new(struct cw_client *c, const struct cw_iface *iface,
 	uint32_t version)
 {
 	struct cw_object *o = cw_objpool_get(&c->pool);
@@ -71,14 +64,14 @@ static struct cw_object *object_new(struct cw_client *c, const struct cw_iface *
 }
 
 /* Frees the object once neither side refers to it. */
-static void object_release(struct cw_client *c, struct cw_object *o)
+void cw_client_object_release(struct cw_client *c, struct cw_object *o)
 {
 	if (o->guest_id == 0 && o->host_id == 0) {
 		cw_objpool_put(&c->pool, o);
 	}
 }
 
-static void object_unmap_guest(struct cw_client *c, struct cw_object *o)
+void cw_client_object_unmap_guest(struct cw_client *c, struct cw_object *o)
 {
 	if (o->guest_id) {
 		/* Guest server-range ids are the ones crossway hands out. */
@@ -87,7 +80,7 @@ static void object_unmap_guest(struct cw_client *c, struct cw_object *o)
 	}
 }
 
-static void object_unmap_host(struct cw_client *c, struct cw_object *o)
+void cw_client_object_unmap_host(struct cw_client *c, struct cw_object *o)
 {
 	if (o->host_id) {
 		cw_idmap_remove(&c->host_ids, o->host_id, o->host_id < CW_SERVER_ID_START);
@@ -113,7 +106,7 @@ struct cw_client *cw_client_create(unsigned id, int guest_fd, int host_fd,
 		goto err_client;
 	}
 	guest_fd = -1;
-	struct cw_object *display = object_new(c, cw_proto_wl_display(), 1);
+	struct cw_object *display = cw_client_object_new(c, cw_proto_wl_display(), 1);
 	if (!display || cw_idmap_insert_at(&c->guest_ids, 1, display, false) < 0) {
 		goto err_client;
 	}
@@ -155,7 +148,7 @@ static void free_object_cb(struct cw_object *o, void *data)
 	} else {
 		o->host_id = 0;
 	}
-	object_release(c, o);
+	cw_client_object_release(c, o);
 }
 
 void cw_client_destroy(struct cw_client *c)
@@ -234,7 +227,7 @@ void cw_client_post_error(struct cw_client *c, uint32_t object_id, uint32_t code
 	if (cw_client_send_event(c, 1, cw_proto_wl_display(), 0, args) < 0) {
 		cw_clog(c->id, CW_LOG_WARN, "app output full; disconnecting without the error");
 	}
-	client_set_state(c, CW_CLIENT_DRAINING);
+	cw_client_set_state(c, CW_CLIENT_DRAINING);
 }
 
 struct cw_global *cw_client_find_global(struct cw_client *c, uint32_t name)
@@ -274,7 +267,7 @@ void cw_client_host_delete_id(struct cw_client *c, uint32_t host_id)
 		cw_clog(c->id, CW_LOG_DEBUG, "compositor deleted unknown id %u", host_id);
 		return;
 	}
-	object_unmap_host(c, o);
+	cw_client_object_unmap_host(c, o);
 	if (o->guest_id && o->guest_id < CW_SERVER_ID_START) {
 		union cw_arg arg = { .u = o->guest_id };
 		if (cw_client_send_event(c, 1, cw_proto_wl_display(), 1, &arg) < 0) {
@@ -282,25 +275,11 @@ void cw_client_host_delete_id(struct cw_client *c, uint32_t host_id)
 			cw_clog(c->id, CW_LOG_ERROR, "no room for delete_id %u", o->guest_id);
 		}
 	}
-	object_unmap_guest(c, o);
-	object_release(c, o);
+	cw_client_object_unmap_guest(c, o);
+	cw_client_object_release(c, o);
 }
 
-/* Error text helpers mirroring libwayland's wording. */
-static enum step guest_error_args(struct cw_client *c, const struct cw_relay *r,
-	const char *why)
-{
-	/* libwayland reports malformed arguments on the display, not on the target. */
-	cw_client_post_error(c, 1, CW_DISPLAY_ERROR_INVALID_METHOD,
-		"invalid arguments for %s@%u.%s: %s", r->target->iface->name, r->msg.hdr.id,
-		r->msg.desc->name, why);
-	return STEP_STOP;
-}
-
-static void host_failure(struct cw_client *c, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-static void host_failure(struct cw_client *c, const char *fmt, ...)
+void cw_client_host_failure(struct cw_client *c, const char *fmt, ...)
 {
 	char text[400];
 	va_list ap;
@@ -311,405 +290,6 @@ static void host_failure(struct cw_client *c, const char *fmt, ...)
 	cw_client_post_error(c, 1, CW_DISPLAY_ERROR_IMPLEMENTATION, "%s", text);
 }
 
-/* Resolves the o arguments of a guest request and checks the n arguments. */
-static enum step resolve_request_args(struct cw_client *c, struct cw_relay *r)
-{
-	const struct cw_msg_desc *d = r->msg.desc;
-	char why[160];
-	for (uint32_t i = 0; i < d->nargs; i++) {
-		const struct cw_arg_desc *a = &d->args[i];
-		uint32_t id = r->msg.args[i].u;
-		if (a->type == 'o') {
-			r->objs[i] = NULL;
-			r->out_ids[i] = 0;
-			if (id == 0) {
-				continue;
-			}
-			struct cw_object *o = cw_idmap_find(&c->guest_ids, id);
-			if (!o || o->guest_dead || o->host_id == 0) {
-				snprintf(why, sizeof(why), "unknown object %u", id);
-				return guest_error_args(c, r, why);
-			}
-			if (a->iface && o->iface != a->iface) {
-				snprintf(why, sizeof(why), "object %u is a %s, expected a %s", id,
-					o->iface->name, a->iface->name);
-				return guest_error_args(c, r, why);
-			}
-			r->objs[i] = o;
-			r->out_ids[i] = o->host_id;
-		} else if (a->type == 'n') {
-			if (id >= CW_SERVER_ID_START || cw_idmap_find(&c->guest_ids, id) ||
-				id > c->guest_ids.nlo) {
-				snprintf(why, sizeof(why), "invalid new id %u", id);
-				return guest_error_args(c, r, why);
-			}
-		}
-	}
-	return STEP_DONE;
-}
-
-/* Creates the objects named by n arguments and writes their ids into out_ids. */
-static enum step create_request_objects(struct cw_client *c, struct cw_relay *r)
-{
-	const struct cw_msg_desc *d = r->msg.desc;
-	for (uint32_t i = 0; i < d->nargs; i++) {
-		const struct cw_arg_desc *a = &d->args[i];
-		if (a->type != 'n') {
-			continue;
-		}
-		const struct cw_iface *iface = a->iface;
-		uint32_t version = r->target->version;
-		if (!iface) {
-			/* Untyped new_id (wl_registry.bind): interface and version precede it. */
-			const char *name = i >= 2 ? r->msg.args[i - 2].s : NULL;
-			iface = name ? cw_proto_find(name) : NULL;
-			if (!iface) {
-				char why[160];
-				snprintf(why, sizeof(why), "unknown interface %s", name ? name : "(null)");
-				return guest_error_args(c, r, why);
-			}
-			version = r->msg.args[i - 1].u;
-		}
-		struct cw_object *o = object_new(c, iface, version);
-		if (!o) {
-			goto nomem;
-		}
-		uint32_t gid = r->msg.args[i].u;
-		if (cw_idmap_insert_at(&c->guest_ids, gid, o, false) < 0) {
-			cw_objpool_put(&c->pool, o);
-			goto nomem;
-		}
-		o->guest_id = gid;
-		o->host_id = cw_idmap_alloc(&c->host_ids, false, o);
-		if (o->host_id == 0) {
-			goto nomem;
-		}
-		r->out_ids[i] = o->host_id;
-	}
-	return STEP_DONE;
-nomem:
-	cw_client_post_error(c, 1, CW_DISPLAY_ERROR_NO_MEMORY, "out of memory (too many objects?)");
-	return STEP_STOP;
-}
-
-static void rewrite_ids(const struct cw_relay *r, uint8_t *dst, uint32_t target_id)
-{
-	cw_msg_set_word(dst, 0, target_id);
-	if (!r->msg.desc->has_ids) {
-		return;
-	}
-	for (uint32_t i = 0; i < r->msg.desc->nargs; i++) {
-		char t = r->msg.desc->args[i].type;
-		if (t == 'o' || t == 'n') {
-			cw_msg_set_word(dst, r->msg.word[i], r->out_ids[i]);
-		}
-	}
-}
-
-/* Peeks at the next message: STEP_DONE when it is complete, STEP_WAIT when more bytes
- * are needed, STEP_STOP (with *st set) when its header is invalid. */
-static enum step next_message(const struct cw_conn *in, struct cw_header *h,
-	enum cw_wire_status *st)
-{
-	size_t avail = cw_conn_in_bytes(in);
-	*st = CW_WIRE_OK;
-	if (!cw_header_decode(cw_conn_in_data(in), avail, h)) {
-		return STEP_WAIT;
-	}
-	*st = cw_header_check(h);
-	if (*st != CW_WIRE_OK) {
-		return STEP_STOP;
-	}
-	return avail < h->size_bytes ? STEP_WAIT : STEP_DONE;
-}
-
-/* Copies the message into reserved output, rewrites its ids, moves its fds along. */
-static void forward(struct cw_client *c, const struct cw_relay *r, struct cw_conn *in,
-	struct cw_conn *out, uint8_t *dst, uint32_t target_id)
-{
-	uint32_t size = r->msg.hdr.size_bytes;
-	uint32_t nfds = r->msg.desc->nfds;
-	int fds[CW_MAX_ARGS];
-	memcpy(dst, r->bytes, size);
-	rewrite_ids(r, dst, target_id);
-	cw_conn_take_fds(in, nfds, fds);
-	cw_conn_out_commit(out, size, fds, nfds);
-	c->relayed_bytes += size;
-	if (c->cfg->trace) {
-		cw_trace_msg(c, r, NULL);
-	}
-	cw_conn_consume(in, size);
-}
-
-/* The app sent a destructor request for o. */
-static void mark_guest_destroyed(struct cw_client *c, struct cw_object *o)
-{
-	if (o->guest_id < CW_SERVER_ID_START) {
-		/* The guest id stays reserved until the compositor's delete_id. */
-		o->guest_dead = true;
-	} else {
-		/* Server-created: the guest forgets it now; the host side is kept only to
-		 * parse events already in flight, until the host reuses the id. */
-		object_unmap_guest(c, o);
-		o->host_zombie = true;
-	}
-}
-
-static enum step relay_request(struct cw_client *c)
-{
-	struct cw_conn *in = &c->guest;
-	/* Not zero-initialised: it is ~700 bytes and this runs per message. Fields are set
-	 * as the message is decoded and resolved. */
-	struct cw_relay r;
-	r.from_guest = true;
-	r.unresolved = false;
-	struct cw_header h;
-	enum cw_wire_status st;
-	enum step s = next_message(in, &h, &st);
-	if (s != STEP_DONE) {
-		if (s == STEP_STOP) {
-			cw_client_post_error(c, 1, CW_DISPLAY_ERROR_INVALID_METHOD,
-				"invalid message header (object %u, opcode %u, size %u): %s", h.id,
-				h.opcode, h.size_bytes, cw_wire_status_str(st));
-		}
-		return s;
-	}
-	r.bytes = in->in + in->in_head;
-	r.target = cw_idmap_find(&c->guest_ids, h.id);
-	if (!r.target || r.target->guest_dead || r.target->host_id == 0) {
-		cw_client_post_error(c, 1, CW_DISPLAY_ERROR_INVALID_OBJECT, "invalid object %u", h.id);
-		return STEP_STOP;
-	}
-	const struct cw_iface *iface = r.target->iface;
-	if (h.opcode >= iface->nreq) {
-		cw_client_post_error(c, h.id, CW_DISPLAY_ERROR_INVALID_METHOD,
-			"invalid method %u, object %s@%u", h.opcode, iface->name, h.id);
-		return STEP_STOP;
-	}
-	const struct cw_msg_desc *d = &iface->req[h.opcode];
-	if (d->since > r.target->version) {
-		cw_client_post_error(c, h.id, CW_DISPLAY_ERROR_INVALID_METHOD,
-			"invalid method %u (since %u > version %u), object %s@%u", h.opcode, d->since,
-			r.target->version, iface->name, h.id);
-		return STEP_STOP;
-	}
-	if (d->scalar_only && !d->hook && !c->cfg->trace) {
-		/* The hot path (damage, region rectangles, ...): nothing inside such a message
-		 * needs checking or rewriting but its size. */
-		r.msg.desc = d;
-		if (h.size_bytes != 8 + 4 * d->nargs) {
-			return guest_error_args(c, &r, cw_wire_status_str(h.size_bytes <
-				8 + 4 * d->nargs ? CW_WIRE_TRUNCATED : CW_WIRE_TRAILING));
-		}
-		uint8_t *out = cw_conn_out_reserve(&c->host, h.size_bytes, 0);
-		if (!out) {
-			return STEP_BLOCKED;
-		}
-		memcpy(out, r.bytes, h.size_bytes);
-		cw_msg_set_word(out, 0, r.target->host_id);
-		cw_conn_out_commit(&c->host, h.size_bytes, NULL, 0);
-		c->relayed_bytes += h.size_bytes;
-		cw_conn_consume(in, h.size_bytes);
-		if (d->destructor) {
-			mark_guest_destroyed(c, r.target);
-		}
-		return STEP_DONE;
-	}
-	st = cw_msg_decode(r.bytes, &h, d, in->in_nfds, &r.msg);
-	if (st != CW_WIRE_OK) {
-		return guest_error_args(c, &r, cw_wire_status_str(st));
-	}
-	/* Everything that can block is checked before anything changes state. */
-	uint8_t *dst = cw_conn_out_reserve(&c->host, h.size_bytes, d->nfds);
-	if (!dst) {
-		return STEP_BLOCKED;
-	}
-	if (d->has_ids && resolve_request_args(c, &r) != STEP_DONE) {
-		return STEP_STOP;
-	}
-	if (d->hook) {
-		enum cw_hook_result hr = d->hook(c, &r);
-		if (hr == CW_HOOK_ERROR) {
-			return STEP_STOP;
-		}
-		if (hr == CW_HOOK_DROP) {
-			if (c->cfg->trace) {
-				cw_trace_msg(c, &r, "dropped");
-			}
-			cw_conn_consume(in, h.size_bytes);
-			return STEP_DONE;
-		}
-	}
-	if (d->has_ids && create_request_objects(c, &r) != STEP_DONE) {
-		return STEP_STOP;
-	}
-	forward(c, &r, in, &c->host, dst, r.target->host_id);
-
-	if (d->destructor) {
-		mark_guest_destroyed(c, r.target);
-	}
-	return STEP_DONE;
-}
-
-static bool object_reaches_guest(const struct cw_object *o)
-{
-	return o->guest_id != 0 && !o->guest_dead && !o->host_zombie;
-}
-
-/* Resolves o arguments of a host event, and creates objects for n arguments: on the
- * guest side too if the event will reach the guest, else as host zombies. */
-static enum step resolve_event_args(struct cw_client *c, struct cw_relay *r, bool to_guest)
-{
-	const struct cw_msg_desc *d = r->msg.desc;
-	for (uint32_t i = 0; i < d->nargs; i++) {
-		const struct cw_arg_desc *a = &d->args[i];
-		uint32_t id = r->msg.args[i].u;
-		if (a->type == 'o') {
-			struct cw_object *o = id ? cw_idmap_find(&c->host_ids, id) : NULL;
-			r->objs[i] = o;
-			r->out_ids[i] = 0;
-			/* A guest-destroyed object keeps its guest id until delete_id: libwayland
-			 * clients treat events naming it as naming a destroyed proxy. */
-			if (o && o->guest_id && !o->host_zombie) {
-				r->out_ids[i] = o->guest_id;
-			} else if (id && !a->nullable) {
-				r->unresolved = true;
-			}
-		} else if (a->type == 'n') {
-			if (id < CW_SERVER_ID_START) {
-				host_failure(c, "compositor sent %s.%s with client-range new id %u",
-					r->target->iface->name, d->name, id);
-				return STEP_STOP;
-			}
-			/* The compositor may reuse one of its ids once we destroyed the old
-			 * object; the old one was a host zombie. */
-			struct cw_object *old = cw_idmap_find(&c->host_ids, id);
-			if (old) {
-				object_unmap_host(c, old);
-				object_release(c, old);
-			}
-			struct cw_object *o = object_new(c, a->iface, r->target->version);
-			if (!o || cw_idmap_insert_at(&c->host_ids, id, o, true) < 0) {
-				cw_objpool_put(&c->pool, o);
-				host_failure(c, "cannot track compositor object %u", id);
-				return STEP_STOP;
-			}
-			o->host_id = id;
-			if (to_guest) {
-				o->guest_id = cw_idmap_alloc(&c->guest_ids, true, o);
-				if (o->guest_id == 0) {
-					cw_client_post_error(c, 1, CW_DISPLAY_ERROR_NO_MEMORY,
-						"out of memory (too many objects?)");
-					return STEP_STOP;
-				}
-			} else {
-				o->host_zombie = true;
-			}
-			r->out_ids[i] = o->guest_id;
-		}
-	}
-	return STEP_DONE;
-}
-
-static enum step relay_event(struct cw_client *c)
-{
-	struct cw_conn *in = &c->host;
-	struct cw_relay r; /* see relay_request */
-	r.from_guest = false;
-	r.unresolved = false;
-	struct cw_header h;
-	enum cw_wire_status st;
-	enum step s = next_message(in, &h, &st);
-	if (s != STEP_DONE) {
-		if (s == STEP_STOP) {
-			host_failure(c, "compositor sent an invalid message header: %s",
-				cw_wire_status_str(st));
-		}
-		return s;
-	}
-	r.bytes = in->in + in->in_head;
-	r.target = cw_idmap_find(&c->host_ids, h.id);
-	if (!r.target) {
-		/* Cannot be parsed, so its fds (if any) cannot be attributed either. */
-		cw_clog(c->id, CW_LOG_WARN, "compositor sent event %u for unknown object %u",
-			h.opcode, h.id);
-		cw_conn_consume(in, h.size_bytes);
-		return STEP_DONE;
-	}
-	const struct cw_iface *iface = r.target->iface;
-	if (h.opcode >= iface->nevt) {
-		host_failure(c, "compositor sent invalid event %u for %s@%u", h.opcode,
-			iface->name, h.id);
-		return STEP_STOP;
-	}
-	const struct cw_msg_desc *d = &iface->evt[h.opcode];
-	st = cw_msg_decode(r.bytes, &h, d, in->in_nfds, &r.msg);
-	if (st != CW_WIRE_OK) {
-		host_failure(c, "compositor sent invalid arguments for %s@%u.%s: %s", iface->name,
-			h.id, d->name, cw_wire_status_str(st));
-		return STEP_STOP;
-	}
-	bool to_guest = object_reaches_guest(r.target);
-	if (d->since > r.target->version) {
-		cw_clog(c->id, CW_LOG_WARN, "compositor sent %s.%s (since %u) to version %u; dropped",
-			iface->name, d->name, d->since, r.target->version);
-		to_guest = false;
-	}
-	uint8_t *dst = cw_conn_out_reserve(&c->guest, h.size_bytes, d->nfds);
-	if (!dst) {
-		return STEP_BLOCKED;
-	}
-	if (d->has_ids && resolve_event_args(c, &r, to_guest) != STEP_DONE) {
-		return STEP_STOP;
-	}
-	enum cw_hook_result hr = CW_HOOK_FORWARD;
-	if (!to_guest) {
-		hr = CW_HOOK_DROP;
-	} else if (d->hook) {
-		hr = d->hook(c, &r);
-		if (hr == CW_HOOK_ERROR) {
-			return STEP_STOP;
-		}
-		/* Hooks may have queued their own output. */
-		dst = cw_conn_out_reserve(&c->guest, h.size_bytes, d->nfds);
-		if (!dst) {
-			hr = CW_HOOK_DROP;
-			cw_clog(c->id, CW_LOG_ERROR, "app output full after hook; event dropped");
-		}
-	}
-	if (hr == CW_HOOK_FORWARD && r.unresolved) {
-		cw_clog(c->id, CW_LOG_DEBUG, "%s.%s names a destroyed object; dropped",
-			iface->name, d->name);
-		hr = CW_HOOK_DROP;
-	}
-	if (hr == CW_HOOK_DROP) {
-		if (c->cfg->trace) {
-			cw_trace_msg(c, &r, "dropped");
-		}
-		cw_conn_close_fds(in, d->nfds);
-		cw_conn_consume(in, h.size_bytes);
-	} else {
-		forward(c, &r, in, &c->guest, dst, r.target->guest_id);
-	}
-
-	if (d->destructor) {
-		struct cw_object *o = r.target;
-		if (o->host_id < CW_SERVER_ID_START) {
-			/* delete_id follows and releases both ids. */
-			o->guest_dead = true;
-		} else {
-			object_unmap_guest(c, o);
-			object_unmap_host(c, o);
-			object_release(c, o);
-		}
-	}
-	if (c->host_failed) {
-		client_set_state(c, CW_CLIENT_DRAINING);
-		return STEP_STOP;
-	}
-	return STEP_DONE;
-}
-
 /* Relays messages from one side until input runs out or the other side is full.
  * Returns true if anything was relayed. */
 static bool pump(struct cw_client *c, bool from_guest)
@@ -718,12 +298,12 @@ static bool pump(struct cw_client *c, bool from_guest)
 	bool *blocked = from_guest ? &c->guest_blocked : &c->host_blocked;
 	*blocked = false;
 	while (c->state == CW_CLIENT_RELAYING) {
-		enum step s = from_guest ? relay_request(c) : relay_event(c);
-		if (s == STEP_DONE) {
+		enum cw_step s = from_guest ? cw_relay_request(c) : cw_relay_event(c);
+		if (s == CW_STEP_DONE) {
 			progress = true;
 			continue;
 		}
-		if (s == STEP_BLOCKED) {
+		if (s == CW_STEP_BLOCKED) {
 			*blocked = true;
 		}
 		break;
@@ -744,7 +324,7 @@ static bool flush_side(struct cw_client *c, bool guest)
 	if (res == CW_IO_EOF || res == CW_IO_ERROR) {
 		if (guest) {
 			cw_clog(c->id, CW_LOG_INFO, "app went away while writing to it");
-			client_set_state(c, CW_CLIENT_DEAD);
+			cw_client_set_state(c, CW_CLIENT_DEAD);
 		} else {
 			conn->eof = true;
 		}
@@ -762,7 +342,7 @@ static void read_side(struct cw_client *c, bool guest)
 			cw_client_post_error(c, 1, CW_DISPLAY_ERROR_IMPLEMENTATION,
 				"too many file descriptors sent without messages");
 		} else {
-			host_failure(c, "compositor sent too many file descriptors");
+			cw_client_host_failure(c, "compositor sent too many file descriptors");
 		}
 	} else if (res == CW_IO_ERROR && !guest) {
 		cw_clog(c->id, CW_LOG_WARN, "reading from the compositor failed: %s",
@@ -780,11 +360,11 @@ static void handle_eofs(struct cw_client *c)
 		 * out, then close both sides. */
 		cw_clog(c->id, CW_LOG_INFO, "app disconnected");
 		flush_side(c, false);
-		client_set_state(c, CW_CLIENT_DEAD);
+		cw_client_set_state(c, CW_CLIENT_DEAD);
 		return;
 	}
 	if (c->host.eof && !c->host_blocked) {
-		host_failure(c, "compositor disconnected");
+		cw_client_host_failure(c, "compositor disconnected");
 	}
 }
 
@@ -827,13 +407,13 @@ static void dispatch(struct cw_client *c, const struct pollfd pfd[2])
 {
 	if (c->state == CW_CLIENT_DRAINING) {
 		if (pfd[0].revents & (POLLERR | POLLHUP | POLLNVAL)) {
-			client_set_state(c, CW_CLIENT_DEAD);
+			cw_client_set_state(c, CW_CLIENT_DEAD);
 			return;
 		}
 		flush_side(c, true);
 		if (c->state == CW_CLIENT_DRAINING &&
 			(!cw_conn_has_output(&c->guest) || now_ms() >= c->deadline_ms)) {
-			client_set_state(c, CW_CLIENT_DEAD);
+			cw_client_set_state(c, CW_CLIENT_DEAD);
 		}
 		return;
 	}
@@ -867,7 +447,7 @@ static void dispatch(struct cw_client *c, const struct pollfd pfd[2])
 	if (c->state == CW_CLIENT_DRAINING) {
 		flush_side(c, true);
 		if (c->state == CW_CLIENT_DRAINING && !cw_conn_has_output(&c->guest)) {
-			client_set_state(c, CW_CLIENT_DEAD);
+			cw_client_set_state(c, CW_CLIENT_DEAD);
 		}
 	}
 }

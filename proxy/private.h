@@ -69,6 +69,27 @@ struct cw_global *cw_client_find_global(struct cw_client *c, uint32_t name);
 int cw_client_add_global(struct cw_client *c, uint32_t name, const struct cw_iface *iface,
 	uint32_t version);
 
+/* Outcome of relaying one message. */
+enum cw_step {
+	CW_STEP_DONE,    /* one message handled */
+	CW_STEP_WAIT,    /* need more input */
+	CW_STEP_BLOCKED, /* the other side's output is full */
+	CW_STEP_STOP,    /* the client is going down */
+};
+enum cw_step cw_relay_request(struct cw_client *c);
+enum cw_step cw_relay_event(struct cw_client *c);
+
+void cw_client_set_state(struct cw_client *c, enum cw_client_state s);
+/* The compositor side failed: logs, tells the app (implementation error), drains. */
+void cw_client_host_failure(struct cw_client *c, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+struct cw_object *cw_client_object_new(struct cw_client *c, const struct cw_iface *iface,
+	uint32_t version);
+/* Frees the object once neither side refers to it. */
+void cw_client_object_release(struct cw_client *c, struct cw_object *o);
+void cw_client_object_unmap_guest(struct cw_client *c, struct cw_object *o);
+void cw_client_object_unmap_host(struct cw_client *c, struct cw_object *o);
+
 /* --trace output for one relayed message. */
 void cw_trace_msg(const struct cw_client *c, const struct cw_relay *r, const char *note);
 
