@@ -9,7 +9,7 @@ PYTHON     ?= /usr/bin/python3
 VERSION    := 0.1.0
 
 WAYLAND_SCANNER := $(shell $(PKG_CONFIG) --variable=wayland_scanner wayland-scanner)
-DAEMON_DEPS     := wayland-client
+DAEMON_DEPS     := wayland-client libdrm
 TEST_DEPS       := wayland-client xkbcommon
 
 WARN := -Wall -Wextra -Wstrict-prototypes -Wmissing-prototypes -Wvla -Wno-unused-parameter
@@ -20,13 +20,15 @@ endif
 CFLAGS_ALL  := -std=c11 -D_GNU_SOURCE -O2 -g $(WARN) -I. -Ibuild \
 	$(shell $(PKG_CONFIG) --cflags $(DAEMON_DEPS)) -DCW_VERSION='"$(VERSION)"' $(CFLAGS)
 LDFLAGS_ALL := $(LDFLAGS)
+DAEMON_LIBS := $(shell $(PKG_CONFIG) --libs libdrm)
 SAN_FLAGS   := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 
 PROTO_XML  := $(sort $(wildcard protocols/*.xml))
 PROTO_C    := $(patsubst protocols/%.xml,build/protocols/%-protocol.c,$(PROTO_XML))
 PROTO_GEN  := $(PROTO_C) build/protocols/index.c
 
-PROXY_SRC  := $(filter-out proxy/main.c,$(wildcard proxy/*.c)) $(wildcard util/*.c)
+PROXY_SRC  := $(filter-out proxy/main.c,$(wildcard proxy/*.c)) $(wildcard virtgpu/*.c) \
+	$(wildcard util/*.c)
 DAEMON_SRC := proxy/main.c $(PROXY_SRC)
 DAEMON_OBJ := $(patsubst %.c,build/obj/%.o,$(DAEMON_SRC) $(PROTO_GEN))
 SAN_OBJ    := $(patsubst %.c,build/san/%.o,$(DAEMON_SRC) $(PROTO_GEN))
@@ -38,10 +40,10 @@ BENCH_BIN  := $(patsubst bench/%.c,build/bench/%,$(wildcard bench/*.c))
 all: crossway
 
 crossway: $(DAEMON_OBJ)
-	$(CC) $(CFLAGS_ALL) -o $@ $^ $(LDFLAGS_ALL)
+	$(CC) $(CFLAGS_ALL) -o $@ $^ $(LDFLAGS_ALL) $(DAEMON_LIBS)
 
 build/san/crossway: $(SAN_OBJ)
-	$(CC) $(CFLAGS_ALL) $(SAN_FLAGS) -o $@ $^ $(LDFLAGS_ALL)
+	$(CC) $(CFLAGS_ALL) $(SAN_FLAGS) -o $@ $^ $(LDFLAGS_ALL) $(DAEMON_LIBS)
 
 build/protocols/%-protocol.c: protocols/%.xml
 	@mkdir -p $(@D)
@@ -77,7 +79,8 @@ UNIT_LIB   := proxy/wire.c proxy/proto.c proxy/objmap.c proxy/conn.c util/log.c
 build/tests/unit/test_relay: tests/unit/test_relay.c tests/unit/test.h $(PROXY_SRC) $(PROTO_GEN) \
 		build/protocols/hooks.h
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS_ALL) $(SAN_FLAGS) -Itests/unit -o $@ $< $(PROXY_SRC) $(PROTO_GEN) $(LDFLAGS_ALL)
+	$(CC) $(CFLAGS_ALL) $(SAN_FLAGS) -Itests/unit -o $@ $< $(PROXY_SRC) $(PROTO_GEN) $(LDFLAGS_ALL) \
+		$(DAEMON_LIBS)
 
 build/tests/unit/%: tests/unit/%.c tests/unit/test.h $(UNIT_LIB) $(UNIT_PROTO)
 	@mkdir -p $(@D)

@@ -13,6 +13,7 @@
 #include "proxy/client.h"
 #include "proxy/private.h"
 #include "util/log.h"
+#include "virtgpu/virtgpu.h"
 
 #define DRAIN_TIMEOUT_MS 2000
 
@@ -47,6 +48,8 @@ void cw_client_set_state(struct cw_client *c, enum cw_client_state s)
 		c->deadline_ms = now_ms() + DRAIN_TIMEOUT_MS;
 		/* Nothing more goes to the compositor; closing now frees its resources. */
 		cw_conn_finish(&c->host);
+		cw_gpu_destroy(c->gpu);
+		c->gpu = NULL;
 		cw_conn_close_fds(&c->guest, c->guest.in_nfds);
 		c->guest.in_head = c->guest.in_tail = 0;
 	}
@@ -88,13 +91,15 @@ void cw_client_object_unmap_host(struct cw_client *c, struct cw_object *o)
 	}
 }
 
-struct cw_client *cw_client_create(unsigned id, int guest_fd, int host_fd,
+struct cw_client *cw_client_create(unsigned id, int guest_fd, int host_fd, struct cw_gpu *gpu,
 	const char *host_error, const struct cw_config *cfg)
 {
 	struct cw_client *c = calloc(1, sizeof(*c));
 	if (!c) {
+		cw_gpu_destroy(gpu);
 		goto err_fds;
 	}
+	c->gpu = gpu;
 	c->id = id;
 	c->cfg = cfg;
 	c->host.fd = -1;
@@ -111,7 +116,7 @@ struct cw_client *cw_client_create(unsigned id, int guest_fd, int host_fd,
 		goto err_client;
 	}
 	display->guest_id = 1;
-	if (host_fd < 0) {
+	if (host_fd < 0 && !gpu) {
 		cw_client_post_error(c, 1, CW_DISPLAY_ERROR_IMPLEMENTATION, "%s",
 			host_error ? host_error : "no compositor");
 		return c;
@@ -158,6 +163,7 @@ void cw_client_destroy(struct cw_client *c)
 	}
 	cw_conn_finish(&c->guest);
 	cw_conn_finish(&c->host);
+	cw_gpu_destroy(c->gpu);
 	cw_idmap_for_each(&c->guest_ids, free_object_cb, c);
 	cw_idmap_for_each(&c->host_ids, free_object_cb, c);
 	cw_idmap_finish(&c->guest_ids);
@@ -188,7 +194,7 @@ int cw_client_timeout_ms(const struct cw_client *c)
 		return 0;
 	}
 	if (c->state != CW_CLIENT_DRAINING) {
-		return -1;
+		return c->gpu && c->state == CW_CLIENT_RELAYING ? cw_gpu_timeout_ms(c->gpu) : -1;
 	}
 	int64_t left = c->deadline_ms - now_ms();
 	return left < 0 ? 0 : (int)left;
@@ -315,6 +321,9 @@ static bool pump(struct cw_client *c, bool from_guest)
 static bool flush_side(struct cw_client *c, bool guest)
 {
 	struct cw_conn *conn = guest ? &c->guest : &c->host;
+	if (!guest && c->gpu) {
+		return cw_client_gpu_flush(c);
+	}
 	if (conn->fd < 0 || !cw_conn_has_output(conn)) {
 		return false;
 	}
@@ -368,45 +377,55 @@ static void handle_eofs(struct cw_client *c)
 	}
 }
 
-void cw_client_want(struct cw_client *c, struct pollfd pfd[2])
+size_t cw_client_max_pollfds(const struct cw_client *c)
 {
-	pfd[0] = (struct pollfd){ .fd = -1 };
-	pfd[1] = (struct pollfd){ .fd = -1 };
-	if (c->state == CW_CLIENT_DEAD) {
-		return;
+	return 1 + (c->gpu ? cw_gpu_npollfds(c->gpu) : 1);
+}
+
+size_t cw_client_want(struct cw_client *c, struct pollfd *pfd, size_t cap)
+{
+	if (c->state == CW_CLIENT_DEAD || cap < 2) {
+		return 0;
 	}
-	pfd[0].fd = c->guest.fd;
+	pfd[0] = (struct pollfd){ .fd = c->guest.fd };
 	if (cw_conn_has_output(&c->guest)) {
 		pfd[0].events |= POLLOUT;
 	}
 	if (c->state == CW_CLIENT_DRAINING) {
-		return;
+		return 1;
 	}
 	if (!c->guest_blocked && !c->guest.eof) {
 		pfd[0].events |= POLLIN;
 	}
-	pfd[1].fd = c->host.fd;
+	if (c->gpu) {
+		/* SENDs complete synchronously: the gpu side never waits for POLLOUT. */
+		return 1 + cw_client_gpu_want(c, pfd + 1, cap - 1);
+	}
+	pfd[1] = (struct pollfd){ .fd = c->host.fd };
 	if (!c->host_blocked && !c->host.eof) {
 		pfd[1].events |= POLLIN;
 	}
 	if (cw_conn_has_output(&c->host)) {
 		pfd[1].events |= POLLOUT;
 	}
+	return 2;
 }
 
-static void dispatch(struct cw_client *c, const struct pollfd pfd[2]);
+static void dispatch(struct cw_client *c, const struct pollfd *pfd, size_t n);
 
-size_t cw_client_dispatch(struct cw_client *c, const struct pollfd pfd[2])
+size_t cw_client_dispatch(struct cw_client *c, const struct pollfd *pfd, size_t n)
 {
 	uint64_t before = c->relayed_bytes;
-	dispatch(c, pfd);
+	dispatch(c, pfd, n);
 	return (size_t)(c->relayed_bytes - before);
 }
 
-static void dispatch(struct cw_client *c, const struct pollfd pfd[2])
+static void dispatch(struct cw_client *c, const struct pollfd *pfd, size_t n)
 {
+	short guest_rev = n > 0 ? pfd[0].revents : 0;
+	short host_rev = n > 1 && !c->gpu ? pfd[1].revents : 0;
 	if (c->state == CW_CLIENT_DRAINING) {
-		if (pfd[0].revents & (POLLERR | POLLHUP | POLLNVAL)) {
+		if (guest_rev & (POLLERR | POLLHUP | POLLNVAL)) {
 			cw_client_set_state(c, CW_CLIENT_DEAD);
 			return;
 		}
@@ -420,18 +439,22 @@ static void dispatch(struct cw_client *c, const struct pollfd pfd[2])
 	if (c->state != CW_CLIENT_RELAYING) {
 		return;
 	}
-	if (pfd[1].revents & POLLOUT) {
+	if (host_rev & POLLOUT) {
 		flush_side(c, false);
 	}
-	if (pfd[0].revents & POLLOUT) {
+	if (guest_rev & POLLOUT) {
 		flush_side(c, true);
 	}
-	if (c->state == CW_CLIENT_RELAYING && (pfd[0].revents & (POLLIN | POLLHUP | POLLERR))) {
+	if (c->state == CW_CLIENT_RELAYING && (guest_rev & (POLLIN | POLLHUP | POLLERR))) {
 		read_side(c, true);
 	}
-	if (c->state == CW_CLIENT_RELAYING && (pfd[1].revents & (POLLIN | POLLHUP | POLLERR))) {
+	if (c->state == CW_CLIENT_RELAYING && (host_rev & (POLLIN | POLLHUP | POLLERR))) {
 		read_side(c, false);
 	}
+	if (c->state == CW_CLIENT_RELAYING && c->gpu && n > 1) {
+		cw_client_gpu_read(c, pfd + 1, n - 1);
+	}
+	cw_client_gpu_check_liveness(c);
 	/* Relay both ways. A flush that frees room unblocks the direction that fills it, so
 	 * go round while anything moves, messages or bytes. */
 	for (int round = 0; round < 16 && c->state == CW_CLIENT_RELAYING; round++) {

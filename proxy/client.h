@@ -10,19 +10,24 @@
 
 struct cw_client;
 struct cw_config;
+struct cw_gpu;
 
-/* Takes ownership of both fds. host_fd may be -1 when the upstream could not be
- * reached: the guest is then told why (host_error) and disconnected. */
-struct cw_client *cw_client_create(unsigned id, int guest_fd, int host_fd,
+/* Takes ownership of both fds and of gpu. The upstream is the socket host_fd (direct
+ * mode) or the cross-domain context gpu (virtio-gpu mode). With neither (host_fd -1,
+ * gpu NULL) the upstream could not be reached: the app is told why (host_error) and
+ * disconnected. */
+struct cw_client *cw_client_create(unsigned id, int guest_fd, int host_fd, struct cw_gpu *gpu,
 	const char *host_error, const struct cw_config *cfg);
 void cw_client_destroy(struct cw_client *c);
 
-/* Fills pfd[0] (guest) and pfd[1] (host) with fds and wanted events; fd -1 when none. */
-void cw_client_want(struct cw_client *c, struct pollfd pfd[2]);
-/* Handles what poll() returned for the two entries filled by cw_client_want. Returns
- * the number of message bytes relayed (both directions). */
-size_t cw_client_dispatch(struct cw_client *c, const struct pollfd pfd[2]);
-/* Milliseconds until the client has a deadline (draining), or -1. */
+/* The most poll entries cw_client_want fills. */
+size_t cw_client_max_pollfds(const struct cw_client *c);
+/* Fills pfd (the app's socket first) with fds and wanted events; returns the count. */
+size_t cw_client_want(struct cw_client *c, struct pollfd *pfd, size_t cap);
+/* Handles what poll() returned for the entries filled by cw_client_want. Returns the
+ * number of message bytes relayed (both directions). */
+size_t cw_client_dispatch(struct cw_client *c, const struct pollfd *pfd, size_t n);
+/* Milliseconds until the client has a deadline (draining, host liveness), or -1. */
 int cw_client_timeout_ms(const struct cw_client *c);
 bool cw_client_is_dead(const struct cw_client *c);
 

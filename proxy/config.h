@@ -7,6 +7,9 @@
 
 struct cw_config {
 	char *upstream_path; /* owned: absolute path of the compositor socket (direct mode) */
+	char *virtgpu_device; /* owned: render node (virtio-gpu mode), NULL in direct mode */
+	unsigned cross_domain_ids; /* identifiers per SEND the host expects: 28 or 4 */
+	int host_timeout_ms;  /* an unanswered request this old means the host is dead */
 	char *socket_path;   /* owned: absolute path of our listening socket */
 	bool no_fork;
 	bool trace;

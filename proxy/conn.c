@@ -21,6 +21,9 @@ int cw_conn_init(struct cw_conn *c, int fd)
 		errno = ENOMEM;
 		return -1;
 	}
+	if (fd < 0) {
+		return 0; /* buffers only: a transport other than a socket does the I/O */
+	}
 	int fl = fcntl(fd, F_GETFL);
 	if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0) {
 		cw_conn_finish(c);
@@ -28,6 +31,48 @@ int cw_conn_init(struct cw_conn *c, int fd)
 	}
 	c->fd = fd;
 	return 0;
+}
+
+uint8_t *cw_conn_in_space(struct cw_conn *c, size_t *cap_bytes, size_t *cap_fds)
+{
+	if (c->in_head > 0) {
+		memmove(c->in, c->in + c->in_head, c->in_tail - c->in_head);
+		c->in_tail -= c->in_head;
+		c->in_head = 0;
+	}
+	*cap_bytes = CW_CONN_IN_BYTES - c->in_tail;
+	*cap_fds = CW_CONN_MAX_FDS_IN - c->in_nfds;
+	return c->in + c->in_tail;
+}
+
+void cw_conn_in_commit(struct cw_conn *c, size_t n, const int *fds, size_t nfds)
+{
+	for (size_t i = 0; i < nfds; i++) {
+		c->in_fds[(c->in_fds_head + c->in_nfds) % CW_CONN_MAX_FDS_IN] = fds[i];
+		c->in_nfds++;
+	}
+	c->in_tail += n;
+}
+
+void cw_conn_out_pop(struct cw_conn *c, size_t n, size_t nfds)
+{
+	for (size_t i = 0; i < nfds; i++) {
+		close(c->out_fds[c->out_fds_head].fd);
+		c->out_fds_head = (c->out_fds_head + 1) % CW_CONN_MAX_FDS_OUT;
+		c->out_nfds--;
+	}
+	c->out_head += n;
+	if (c->out_head == c->out_tail) {
+		c->out_base += c->out_head;
+		c->out_head = c->out_tail = 0;
+	}
+}
+
+void cw_conn_replace_in_fd(struct cw_conn *c, size_t i, int fd)
+{
+	int *slot = &c->in_fds[(c->in_fds_head + i) % CW_CONN_MAX_FDS_IN];
+	close(*slot);
+	*slot = fd;
 }
 
 void cw_conn_finish(struct cw_conn *c)
@@ -185,16 +230,7 @@ enum cw_io_result cw_conn_flush(struct cw_conn *c)
 			return errno == EPIPE || errno == ECONNRESET ? CW_IO_EOF : CW_IO_ERROR;
 		}
 		/* The fds went with the first byte; our copies can go. */
-		for (size_t i = 0; i < nfds; i++) {
-			close(c->out_fds[c->out_fds_head].fd);
-			c->out_fds_head = (c->out_fds_head + 1) % CW_CONN_MAX_FDS_OUT;
-			c->out_nfds--;
-		}
-		c->out_head += (size_t)n;
-		if (c->out_head == c->out_tail) {
-			c->out_base += c->out_head;
-			c->out_head = c->out_tail = 0;
-		}
+		cw_conn_out_pop(c, (size_t)n, nfds);
 	}
 	return CW_IO_DONE;
 }

@@ -43,7 +43,8 @@ enum cw_io_result {
 	CW_IO_FD_FLOOD, /* too many fds queued without messages */
 };
 
-/* Takes ownership of fd (made non-blocking here). Returns 0 or -1. */
+/* Takes ownership of fd (made non-blocking here); fd -1 gives buffers only, for a
+ * transport that does its own I/O. Returns 0 or -1. */
 int cw_conn_init(struct cw_conn *c, int fd);
 /* Closes the socket and every queued fd. Safe on a zeroed struct. */
 void cw_conn_finish(struct cw_conn *c);
@@ -79,6 +80,15 @@ int cw_conn_in_fd(const struct cw_conn *c, size_t i);
 void cw_conn_take_fds(struct cw_conn *c, size_t n, int *out);
 /* Closes the first n queued input fds. */
 void cw_conn_close_fds(struct cw_conn *c, size_t n);
+
+/* For transports without a socket: where received bytes go (compacting the buffer) and
+ * how many bytes and fds fit; then commit what was received (fds become the conn's). */
+uint8_t *cw_conn_in_space(struct cw_conn *c, size_t *cap_bytes, size_t *cap_fds);
+void cw_conn_in_commit(struct cw_conn *c, size_t n, const int *fds, size_t nfds);
+/* Drops n sent bytes and closes the first nfds queued output fds. */
+void cw_conn_out_pop(struct cw_conn *c, size_t n, size_t nfds);
+/* Replaces the i-th queued input fd (the old one is closed). */
+void cw_conn_replace_in_fd(struct cw_conn *c, size_t i, int fd);
 
 /* Reserves room for a message of size bytes carrying nfds fds; returns where to write it
  * or NULL when the output is full (the caller stops reading its source: backpressure). */

@@ -12,6 +12,7 @@
 #include "proxy/proto.h"
 #include "proxy/server.h"
 #include "util/log.h"
+#include "virtgpu/virtgpu.h"
 
 #ifndef CW_VERSION
 #define CW_VERSION "0.1.0"
@@ -26,8 +27,16 @@ static void usage(FILE *f)
 		"Usage: crossway [OPTIONS] [-- PROGRAM [ARGS...]]\n"
 		"Wayland proxy: apps connect to crossway's socket; crossway relays to a compositor.\n"
 		"\n"
+		"      --virtgpu[=DEVICE]   relay through a virtio-gpu cross-domain context\n"
+		"                           [CROSSWAY_VIRTGPU; DEVICE default: the first capable\n"
+		"                           /dev/dri/renderD*; used by default when one exists]\n"
+		"      --cross-domain-ids=N identifiers per message the host expects: 28, or 4\n"
+		"                           for hosts from before 2024 [CROSSWAY_CROSS_DOMAIN_IDS]\n"
+		"      --host-timeout=SEC   give up on a host that leaves a request unanswered\n"
+		"                           [CROSSWAY_HOST_TIMEOUT; default 30]\n"
 		"  -d, --display NAME|PATH  compositor socket to relay to (direct mode)\n"
-		"                           [CROSSWAY_DISPLAY; default $WAYLAND_DISPLAY]\n"
+		"                           [CROSSWAY_DISPLAY; default $WAYLAND_DISPLAY when\n"
+		"                           there is no virtio-gpu]\n"
 		"  -s, --socket NAME|PATH   socket to listen on, NAME under $XDG_RUNTIME_DIR\n"
 		"                           [CROSSWAY_SOCKET; default wayland-0]\n"
 		"      --no-fork            serve all clients in one process [CROSSWAY_NO_FORK=1]\n"
@@ -79,7 +88,68 @@ static bool same_socket(const char *a, const char *b)
 		sa.st_ino == sb.st_ino;
 }
 
-enum { OPT_NO_FORK = 256, OPT_TRACE, OPT_BUSY_POLL };
+static bool is_auto(const char *v)
+{
+	return strcmp(v, "auto") == 0 || strcmp(v, "1") == 0 || strcmp(v, "yes") == 0;
+}
+
+/* Chooses the upstream and says which and why in one line:
+ * --virtgpu (or CROSSWAY_VIRTGPU) forces virtio-gpu, --display (or CROSSWAY_DISPLAY)
+ * forces direct mode; otherwise a capable virtio-gpu wins over $WAYLAND_DISPLAY. */
+static int select_upstream(struct cw_config *cfg, const char *virtgpu, const char *display)
+{
+	struct cw_gpu_why why = { "" };
+	char path[64];
+	bool forced_gpu = virtgpu && *virtgpu && strcmp(virtgpu, "0") != 0 &&
+		strcmp(virtgpu, "no") != 0;
+	bool forced_direct = display && *display;
+	if (forced_gpu && forced_direct) {
+		cw_log(CW_LOG_ERROR, "--virtgpu and --display exclude each other");
+		return -1;
+	}
+	if (forced_gpu) {
+		int r = is_auto(virtgpu) ? cw_gpu_find(path, sizeof(path), &why)
+					 : cw_gpu_probe(virtgpu, &why);
+		if (r < 0) {
+			cw_log(CW_LOG_ERROR, "virtio-gpu requested but unusable: %s", why.text);
+			return -1;
+		}
+		cfg->virtgpu_device = strdup(is_auto(virtgpu) ? path : virtgpu);
+		cw_log_line("upstream: virtio-gpu cross-domain context on %s (requested; %u "
+			"identifiers per message)", cfg->virtgpu_device, cfg->cross_domain_ids);
+		return cfg->virtgpu_device ? 0 : -1;
+	}
+	if (!forced_direct && cw_gpu_find(path, sizeof(path), &why) == 0) {
+		cfg->virtgpu_device = strdup(path);
+		cw_log_line("upstream: virtio-gpu cross-domain context on %s (found a capable "
+			"render node; %u identifiers per message)", path, cfg->cross_domain_ids);
+		return cfg->virtgpu_device ? 0 : -1;
+	}
+	const char *reason = forced_direct ? "requested" : "no usable virtio-gpu";
+	if (!forced_direct) {
+		display = getenv("WAYLAND_DISPLAY");
+	}
+	if (!display || !*display) {
+		cw_log(CW_LOG_ERROR, "no compositor to relay to: no usable virtio-gpu (%s), and "
+			"neither --display nor WAYLAND_DISPLAY is set", why.text);
+		return -1;
+	}
+	cfg->upstream_path = runtime_path("compositor socket", display);
+	if (!cfg->upstream_path) {
+		return -1;
+	}
+	if (same_socket(cfg->upstream_path, cfg->socket_path)) {
+		cw_log(CW_LOG_ERROR,
+			"the compositor socket %s is crossway's own socket; choose another with "
+			"--socket or --display", cfg->upstream_path);
+		return -1;
+	}
+	cw_log_line("upstream: compositor socket %s (direct mode: %s%s%s)", cfg->upstream_path,
+		reason, forced_direct ? "" : ": ", forced_direct ? "" : why.text);
+	return 0;
+}
+
+enum { OPT_NO_FORK = 256, OPT_TRACE, OPT_BUSY_POLL, OPT_VIRTGPU, OPT_IDS, OPT_HOST_TIMEOUT };
 
 /* Parses a non-negative integer no larger than max; -1 if it is not one. */
 static long parse_uint(const char *s, long max)
@@ -104,6 +174,9 @@ int main(int argc, char **argv)
 		cfg.verbosity = atoi(getenv("CROSSWAY_VERBOSE"));
 	}
 	const char *busy_poll = getenv("CROSSWAY_BUSY_POLL_US");
+	const char *virtgpu = getenv("CROSSWAY_VIRTGPU");
+	const char *ids = getenv("CROSSWAY_CROSS_DOMAIN_IDS");
+	const char *host_timeout = getenv("CROSSWAY_HOST_TIMEOUT");
 
 	static const struct option opts[] = {
 		{ "display", required_argument, NULL, 'd' },
@@ -112,6 +185,9 @@ int main(int argc, char **argv)
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "trace", no_argument, NULL, OPT_TRACE },
 		{ "busy-poll-us", required_argument, NULL, OPT_BUSY_POLL },
+		{ "virtgpu", optional_argument, NULL, OPT_VIRTGPU },
+		{ "cross-domain-ids", required_argument, NULL, OPT_IDS },
+		{ "host-timeout", required_argument, NULL, OPT_HOST_TIMEOUT },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ 0 },
@@ -142,6 +218,15 @@ int main(int argc, char **argv)
 		case OPT_BUSY_POLL:
 			busy_poll = optarg;
 			break;
+		case OPT_VIRTGPU:
+			virtgpu = optarg ? optarg : "auto";
+			break;
+		case OPT_IDS:
+			ids = optarg;
+			break;
+		case OPT_HOST_TIMEOUT:
+			host_timeout = optarg;
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -169,26 +254,30 @@ int main(int argc, char **argv)
 		}
 		cfg.busy_poll_us = (unsigned)v;
 	}
-	if (!display || !*display) {
-		display = getenv("WAYLAND_DISPLAY");
+	cfg.cross_domain_ids = 28;
+	if (ids && *ids) {
+		long v = parse_uint(ids, 28);
+		if (v != 4 && v != 28) {
+			cw_log(CW_LOG_ERROR, "--cross-domain-ids takes 28 or 4, not '%s'", ids);
+			return 2;
+		}
+		cfg.cross_domain_ids = (unsigned)v;
 	}
-	if (!display || !*display) {
-		cw_log(CW_LOG_ERROR, "no compositor to relay to: use --display or set "
-			"WAYLAND_DISPLAY");
-		return 1;
+	cfg.host_timeout_ms = 30000;
+	if (host_timeout && *host_timeout) {
+		long v = parse_uint(host_timeout, 3600);
+		if (v < 1) {
+			cw_log(CW_LOG_ERROR, "--host-timeout takes seconds from 1 to 3600, not '%s'",
+				host_timeout);
+			return 2;
+		}
+		cfg.host_timeout_ms = (int)v * 1000;
 	}
 	if (!socket_name || !*socket_name) {
 		socket_name = "wayland-0";
 	}
-	cfg.upstream_path = runtime_path("compositor socket", display);
 	cfg.socket_path = runtime_path("listening socket", socket_name);
-	if (!cfg.upstream_path || !cfg.socket_path) {
-		return 1;
-	}
-	if (same_socket(cfg.upstream_path, cfg.socket_path)) {
-		cw_log(CW_LOG_ERROR,
-			"the compositor socket %s is crossway's own socket; choose another with "
-			"--socket or --display", cfg.upstream_path);
+	if (!cfg.socket_path || select_upstream(&cfg, virtgpu, display) < 0) {
 		return 1;
 	}
 	if (cw_proto_init() < 0) {
@@ -208,6 +297,7 @@ int main(int argc, char **argv)
 	}
 	cw_server_destroy(s);
 	free(cfg.upstream_path);
+	free(cfg.virtgpu_device);
 	free(cfg.socket_path);
 	return status;
 }

@@ -3,6 +3,7 @@
 #ifndef CW_PROXY_PRIVATE_H
 #define CW_PROXY_PRIVATE_H
 
+#include <poll.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -32,7 +33,8 @@ struct cw_client {
 	enum cw_client_state state;
 	const struct cw_config *cfg; /* borrowed: lives as long as the daemon */
 	struct cw_conn guest;        /* the app */
-	struct cw_conn host;         /* the compositor */
+	struct cw_conn host;         /* the compositor (buffers only in virtio-gpu mode) */
+	struct cw_gpu *gpu;          /* owned: the cross-domain context, NULL in direct mode */
 	struct cw_idmap guest_ids, host_ids;
 	struct cw_objpool pool;
 	struct cw_global *globals; /* owned array */
@@ -89,6 +91,12 @@ struct cw_object *cw_client_object_new(struct cw_client *c, const struct cw_ifac
 void cw_client_object_release(struct cw_client *c, struct cw_object *o);
 void cw_client_object_unmap_guest(struct cw_client *c, struct cw_object *o);
 void cw_client_object_unmap_host(struct cw_client *c, struct cw_object *o);
+
+/* virtio-gpu upstream (upstream_gpu.c). */
+bool cw_client_gpu_flush(struct cw_client *c);
+size_t cw_client_gpu_want(struct cw_client *c, struct pollfd *pfd, size_t cap);
+void cw_client_gpu_read(struct cw_client *c, const struct pollfd *pfd, size_t n);
+void cw_client_gpu_check_liveness(struct cw_client *c);
 
 /* --trace output for one relayed message. */
 void cw_trace_msg(const struct cw_client *c, const struct cw_relay *r, const char *note);

@@ -6,6 +6,7 @@
 
 #include "proxy/private.h"
 #include "util/log.h"
+#include "virtgpu/virtgpu.h"
 
 /* Error text helpers mirroring libwayland's wording. */
 static enum cw_step guest_error_args(struct cw_client *c, const struct cw_relay *r,
@@ -16,6 +17,26 @@ static enum cw_step guest_error_args(struct cw_client *c, const struct cw_relay 
 		"invalid arguments for %s@%u.%s: %s", r->target->iface->name, r->msg.hdr.id,
 		r->msg.desc->name, why);
 	return CW_STEP_STOP;
+}
+
+/* In virtio-gpu mode only GPU buffers and pipe write ends cross the VM boundary; any
+ * other fd is refused here, where the message can be named, never dropped silently. */
+static enum cw_step check_fds_cross(struct cw_client *c, struct cw_relay *r)
+{
+	const struct cw_msg_desc *d = r->msg.desc;
+	for (uint32_t i = 0; i < d->nargs; i++) {
+		if (d->args[i].type != 'h') {
+			continue;
+		}
+		int fd = cw_conn_in_fd(&c->guest, (size_t)r->msg.args[i].h);
+		char what[64], why[256];
+		if (cw_gpu_classify_fd(c->gpu, fd, what, sizeof(what)) == CW_GPU_FD_OTHER) {
+			snprintf(why, sizeof(why), "fd argument %u is %s, which cannot cross to the "
+				"host (only GPU buffers and pipe write ends can)", i + 1, what);
+			return guest_error_args(c, r, why);
+		}
+	}
+	return CW_STEP_DONE;
 }
 
 /* Resolves the o arguments of a guest request and checks the n arguments. */
@@ -225,6 +246,9 @@ enum cw_step cw_relay_request(struct cw_client *c)
 	st = cw_msg_decode(r.bytes, &h, d, in->in_nfds, &r.msg);
 	if (st != CW_WIRE_OK) {
 		return guest_error_args(c, &r, cw_wire_status_str(st));
+	}
+	if (c->gpu && d->nfds && check_fds_cross(c, &r) != CW_STEP_DONE) {
+		return CW_STEP_STOP;
 	}
 	/* Everything that can block is checked before anything changes state. */
 	uint8_t *dst = cw_conn_out_reserve(&c->host, h.size_bytes, d->nfds);

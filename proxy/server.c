@@ -24,7 +24,9 @@
 #include "proxy/private.h"
 #include "proxy/server.h"
 #include "util/log.h"
+#include "virtgpu/virtgpu.h"
 
+#define CW_FIRST_REPLY_TIMEOUT_MS 5000 /* the first answer after INIT comes quickly */
 #define CW_SPIN_MAX_BYTES 4096 /* more relayed per wake-up than this is bulk traffic */
 
 static int64_t now_ns(void)
@@ -142,8 +144,7 @@ struct cw_server *cw_server_create(const struct cw_config *cfg)
 		cw_log_errno(CW_LOG_ERROR, "cannot listen on %s", cfg->socket_path);
 		goto err;
 	}
-	cw_log(CW_LOG_INFO, "listening on %s (upstream: compositor socket %s, %s)",
-		cfg->socket_path, cfg->upstream_path,
+	cw_log(CW_LOG_INFO, "listening on %s (%s)", cfg->socket_path,
 		cfg->no_fork ? "one process for all clients" : "one process per client");
 	return s;
 err:
@@ -219,13 +220,34 @@ static int connect_upstream(const struct cw_config *cfg, char *err, size_t errle
 static struct cw_client *start_client(struct cw_server *s, unsigned id, int guest_fd)
 {
 	char err[400] = "";
-	int host_fd = connect_upstream(s->cfg, err, sizeof(err));
-	if (host_fd < 0) {
-		cw_clog(id, CW_LOG_ERROR, "%s", err);
+	int host_fd = -1;
+	struct cw_gpu *gpu = NULL;
+	if (s->cfg->virtgpu_device) {
+		struct cw_gpu_options opt = {
+			.device = s->cfg->virtgpu_device,
+			.max_ids = s->cfg->cross_domain_ids,
+			.reply_timeout_ms = s->cfg->host_timeout_ms,
+			.first_reply_timeout_ms = s->cfg->host_timeout_ms < CW_FIRST_REPLY_TIMEOUT_MS ?
+				s->cfg->host_timeout_ms : CW_FIRST_REPLY_TIMEOUT_MS,
+		};
+		struct cw_gpu_why why;
+		gpu = cw_gpu_create(&opt, &why);
+		if (!gpu) {
+			snprintf(err, sizeof(err), "cannot reach the host compositor: %s", why.text);
+			cw_clog(id, CW_LOG_ERROR, "%s", err);
+		} else {
+			cw_clog(id, CW_LOG_INFO, "cross-domain context created on %s",
+				s->cfg->virtgpu_device);
+		}
 	} else {
-		cw_clog(id, CW_LOG_INFO, "connected to the compositor");
+		host_fd = connect_upstream(s->cfg, err, sizeof(err));
+		if (host_fd < 0) {
+			cw_clog(id, CW_LOG_ERROR, "%s", err);
+		} else {
+			cw_clog(id, CW_LOG_INFO, "connected to the compositor");
+		}
 	}
-	struct cw_client *c = cw_client_create(id, guest_fd, host_fd, err, s->cfg);
+	struct cw_client *c = cw_client_create(id, guest_fd, host_fd, gpu, err, s->cfg);
 	if (!c) {
 		cw_clog(id, CW_LOG_ERROR, "cannot create client: %s", strerror(errno));
 	}
@@ -235,27 +257,34 @@ static struct cw_client *start_client(struct cw_server *s, unsigned id, int gues
 /* Polls the given clients (and, in the parent, the listener and signals) once. */
 static int poll_once(struct cw_server *s, bool with_listener)
 {
-	size_t nclients = 0;
+	size_t nclients = 0, cap = 2;
 	struct cw_client *c, *tmp;
 	cw_list_for_each_safe(c, tmp, &s->clients, link) {
 		nclients++;
+		cap += cw_client_max_pollfds(c);
 	}
-	struct pollfd fixed[2 + 2 * 16];
+	/* Per-client processes poll a handful of fds: no allocation on that path. */
+	struct pollfd fixed[256];
+	size_t fixed_counts[64];
 	struct pollfd *pfd = fixed;
-	size_t cap = 2 + 2 * nclients;
-	if (cap > sizeof(fixed) / sizeof(fixed[0])) {
+	size_t *counts = fixed_counts;
+	if (cap > sizeof(fixed) / sizeof(fixed[0]) ||
+		nclients > sizeof(fixed_counts) / sizeof(fixed_counts[0])) {
 		pfd = malloc(cap * sizeof(*pfd));
-		if (!pfd) {
+		counts = malloc((nclients + 1) * sizeof(*counts));
+		if (!pfd || !counts) {
+			free(pfd);
+			free(counts);
 			return -1;
 		}
 	}
-	size_t n = 0;
+	size_t n = 0, k = 0;
 	pfd[n++] = (struct pollfd){ .fd = s->signal_fd, .events = POLLIN };
 	pfd[n++] = (struct pollfd){ .fd = with_listener ? s->listen_fd : -1, .events = POLLIN };
 	int timeout = -1;
 	cw_list_for_each_safe(c, tmp, &s->clients, link) {
-		cw_client_want(c, &pfd[n]);
-		n += 2;
+		counts[k] = cw_client_want(c, &pfd[n], cap - n);
+		n += counts[k++];
 		int t = cw_client_timeout_ms(c);
 		if (t >= 0 && (timeout < 0 || t < timeout)) {
 			timeout = t;
@@ -277,6 +306,7 @@ static int poll_once(struct cw_server *s, bool with_listener)
 		cw_log_errno(CW_LOG_ERROR, "poll");
 		if (pfd != fixed) {
 			free(pfd);
+			free(counts);
 		}
 		return -1;
 	}
@@ -288,9 +318,10 @@ static int poll_once(struct cw_server *s, bool with_listener)
 	/* Clients first: the list may grow below. */
 	size_t i = 2;
 	size_t relayed = 0;
+	k = 0;
 	cw_list_for_each_safe(c, tmp, &s->clients, link) {
-		relayed += cw_client_dispatch(c, &pfd[i]);
-		i += 2;
+		relayed += cw_client_dispatch(c, &pfd[i], counts[k]);
+		i += counts[k++];
 		if (cw_client_is_dead(c)) {
 			cw_clog(c->id, CW_LOG_INFO, "closed");
 			cw_list_remove(&c->link);
@@ -305,6 +336,7 @@ static int poll_once(struct cw_server *s, bool with_listener)
 	short sig_rev = pfd[0].revents, listen_rev = pfd[1].revents;
 	if (pfd != fixed) {
 		free(pfd);
+		free(counts);
 	}
 	return (sig_rev ? 1 : 0) | (listen_rev ? 2 : 0);
 }

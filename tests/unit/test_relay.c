@@ -49,7 +49,7 @@ static void rig_init(struct rig *r)
 	test_assert(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, h) == 0);
 	r->app = g[0];
 	r->comp = h[0];
-	r->c = cw_client_create(1, g[1], h[1], NULL, &cfg);
+	r->c = cw_client_create(1, g[1], h[1], NULL, NULL, &cfg);
 	test_assert(r->c);
 }
 
@@ -66,11 +66,11 @@ static void spin(struct rig *r)
 	/* Socketpairs deliver synchronously: when poll reports nothing, we are done. */
 	for (int i = 0; i < 1000 && !cw_client_is_dead(r->c); i++) {
 		struct pollfd p[2];
-		cw_client_want(r->c, p);
-		if (poll(p, 2, 0) <= 0) {
+		size_t n = cw_client_want(r->c, p, 2);
+		if (poll(p, n, 0) <= 0) {
 			break;
 		}
-		cw_client_dispatch(r->c, p);
+		cw_client_dispatch(r->c, p, n);
 	}
 }
 
@@ -639,7 +639,7 @@ static void test_blocked_direction_is_never_stranded(void)
 	send_msg(r.app, 1, "wl_display", true, 0, &a, NULL, 0);
 	/* Let crossway read it, but pretend the last pump found the host output full. */
 	struct pollfd p[2];
-	cw_client_want(r.c, p);
+	cw_client_want(r.c, p, 2);
 	p[0].revents = POLLIN;
 	p[1].revents = 0;
 	test_assert(cw_conn_read(&r.c->guest) == CW_IO_DONE);
@@ -647,10 +647,10 @@ static void test_blocked_direction_is_never_stranded(void)
 	r.c->guest_blocked = true;
 	test_assert(!cw_conn_has_output(&r.c->host));
 	test_assert(cw_client_timeout_ms(r.c) == 0);
-	cw_client_want(r.c, p);
+	test_assert(cw_client_want(r.c, p, 2) == 2);
 	test_assert(!(p[0].events & POLLIN) && !(p[1].events & POLLOUT));
 	p[0].revents = p[1].revents = 0;
-	cw_client_dispatch(r.c, p);
+	cw_client_dispatch(r.c, p, 2);
 	struct rx rx;
 	recv_all(r.comp, &rx);
 	test_assert(msg_count(&rx) == 1 && MSG_OP(&rx, 0) == 0);
