@@ -111,10 +111,24 @@ build/san/build/%.o: build/%.c
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_ALL) $(SAN_FLAGS) -MMD -MP -c -o $@ $<
 
-check-unit: $(UNIT_TESTS)
-	@set -e; for t in $(UNIT_TESTS); do echo "== $$t"; $$t; done
+# The virtio-gpu test double: a preloaded stand-in for the guest kernel and the host.
+FAKEGPU      := build/tests/libcw-fakegpu.so
+FAKEGPU_SRC  := $(wildcard tests/virtgpu/fake_*.c)
+FAKEGPU_TESTS := $(patsubst tests/virtgpu/%.c,build/tests/virtgpu/%,$(wildcard tests/virtgpu/test_*.c))
 
-check-integ: crossway build/san/crossway $(TEST_CLIENTS)
+$(FAKEGPU): $(FAKEGPU_SRC) $(wildcard tests/virtgpu/*.h) virtgpu/xd-wire.h
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_ALL) -fPIC -shared -pthread -o $@ $(FAKEGPU_SRC) -ldl $(LDFLAGS_ALL)
+
+build/tests/virtgpu/%: tests/virtgpu/%.c $(wildcard tests/virtgpu/*.h) virtgpu/xd-wire.h
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_ALL) -pthread -o $@ $< $(LDFLAGS_ALL)
+
+check-unit: $(UNIT_TESTS) $(FAKEGPU) $(FAKEGPU_TESTS)
+	@set -e; for t in $(UNIT_TESTS); do echo "== $$t"; $$t; done
+	@set -e; for t in $(FAKEGPU_TESTS); do echo "== $$t"; LD_PRELOAD=$(CURDIR)/$(FAKEGPU) $$t; done
+
+check-integ: crossway build/san/crossway $(TEST_CLIENTS) $(FAKEGPU)
 	CROSSWAY=$(CURDIR)/build/san/crossway $(PYTHON) tests/integ/run.py
 
 check-man: man/crossway.1

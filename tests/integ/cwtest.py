@@ -26,6 +26,7 @@ import xml.etree.ElementTree as ET
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
 CROSSWAY = os.environ.get("CROSSWAY") or os.path.join(REPO, "crossway")
+FAKEGPU = os.environ.get("CWTEST_FAKEGPU") or os.path.join(REPO, "build", "tests", "libcw-fakegpu.so")
 BUILD_TESTS = os.path.join(REPO, "build", "tests")
 PROTOCOLS = os.path.join(REPO, "protocols")
 
@@ -479,23 +480,41 @@ class Env:
 	# -- crossway ------------------------------------------------------------
 
 	def start_crossway(self, upstream, extra_args=(), no_fork=False, socket_name=None,
-			verbose=True):
+			verbose=True, virtgpu=False, fake_env=None):
 		"""Starts $CROSSWAY --display upstream --socket RT/NAME; returns once the
-		listening socket exists. stderr goes to RT/NAME.log."""
+		listening socket exists. stderr goes to RT/NAME.log. With virtgpu, crossway
+		runs on the virtio-gpu test double instead (LD_PRELOAD of libcw-fakegpu.so;
+		the double's host connects to upstream); fake_env adds CW_FAKEGPU_* switches.
+		The double's report is RT/NAME.fakegpu (see check_fakegpu_report)."""
 		if not os.access(CROSSWAY, os.X_OK):
 			raise Fail(f"crossway binary {CROSSWAY} does not exist or is not executable "
 				"(run make, or set $CROSSWAY)")
 		socket_name = socket_name or self.unique("cw")
 		sock = self.path(socket_name)
 		log_path = self.path(socket_name + ".log")
-		cmd = [CROSSWAY, "--display", upstream, "--socket", sock]
+		env = self.base_env()
+		if virtgpu:
+			if not os.path.exists(FAKEGPU):
+				raise Fail(f"virtio-gpu test double {FAKEGPU} is missing (run make)")
+			dev = self.path(socket_name + "-renderD128")
+			env.update({
+				"LD_PRELOAD": FAKEGPU,
+				"ASAN_OPTIONS": "verify_asan_link_order=0",
+				"CW_FAKEGPU_WAYLAND": upstream,
+				"CW_FAKEGPU_DEVICE": dev,
+				"CW_FAKEGPU_REPORT": self.path(socket_name + ".fakegpu"),
+			})
+			env.update(fake_env or {})
+			cmd = [CROSSWAY, "--virtgpu=" + dev, "--socket", sock]
+		else:
+			cmd = [CROSSWAY, "--display", upstream, "--socket", sock]
 		if no_fork:
 			cmd.append("--no-fork")
 		if verbose:
 			cmd.append("-v")
 		cmd += list(extra_args)
 		label = f"crossway ({socket_name}{', --no-fork' if no_fork else ''})"
-		p = self.spawn(label, cmd, self.base_env(), log_to=log_path)
+		p = self.spawn(label, cmd, env, log_to=log_path)
 		self._wait_socket(p, sock, "crossway", log_path)
 		cw = Crossway(p, sock, log_path, upstream, no_fork)
 		self.crossways.append(cw)
@@ -648,11 +667,31 @@ def wait_clients_gone(cw, baseline_fds):
 
 # The CLI spec says "crossway: ERROR [file:line] ..."; the level is also accepted in
 # lower case and with a pid after the program name ("crossway[123]: error [...]").
-def check_log_clean(cw):
+def check_fakegpu_report(cw, contexts=None):
+	"""The test double's report must hold no VIOLATION or LEAK line; with contexts,
+	exactly that many contexts must have been closed. Returns the report lines."""
+	path = cw.socket + ".fakegpu"
+	lines = open(path).read().splitlines() if os.path.exists(path) else []
+	bad = [l for l in lines if "VIOLATION" in l or "LEAK" in l]
+	expect(not bad, "the virtio-gpu test double saw crossway break a rule:\n" +
+		"\n".join(bad[:20]))
+	if contexts is not None:
+		closed = [l for l in lines if re.search(r"context \d+ closed", l)]
+		expect_eq(len(closed), contexts, "contexts closed in the double's report")
+	return lines
+
+
+def check_log_clean_except(cw, allowed):
+	"""check_log_clean, tolerating error lines that contain the text allowed."""
+	check_log_clean(cw, allowed)
+
+
+def check_log_clean(cw, allowed=None):
 	"""A crossway log must hold no error-level line after a test with well-behaved
 	clients (and no sanitizer report)."""
 	pat = re.compile(r"^crossway(\[\d+\])?: (ERROR|error)\b")
-	bad = [l for l in cw.log_text().splitlines() if pat.search(l) or SANITIZER_LINE.search(l)]
+	bad = [l for l in cw.log_text().splitlines() if (pat.search(l) and not (allowed and
+		allowed in l)) or SANITIZER_LINE.search(l)]
 	expect(not bad, "crossway logged errors during well-behaved traffic (expected none):\n"
 		+ "\n".join(bad[:20]))
 
