@@ -136,7 +136,7 @@ check-man: man/crossway.1
 
 check: check-unit check-man check-integ
 
-bench: crossway $(BENCH_BIN)
+bench: crossway $(BENCH_BIN) $(FAKEGPU)
 	bench/run
 
 install: crossway

@@ -503,6 +503,7 @@ class Env:
 				"CW_FAKEGPU_WAYLAND": upstream,
 				"CW_FAKEGPU_DEVICE": dev,
 				"CW_FAKEGPU_REPORT": self.path(socket_name + ".fakegpu"),
+				"CW_FAKEGPU_STRICT_HANDLES": "1",
 			})
 			env.update(fake_env or {})
 			cmd = [CROSSWAY, "--virtgpu=" + dev, "--socket", sock]
