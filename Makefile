@@ -33,7 +33,8 @@ DAEMON_SRC := proxy/main.c $(PROXY_SRC)
 DAEMON_OBJ := $(patsubst %.c,build/obj/%.o,$(DAEMON_SRC) $(PROTO_GEN))
 SAN_OBJ    := $(patsubst %.c,build/san/%.o,$(DAEMON_SRC) $(PROTO_GEN))
 
-UNIT_TESTS := $(patsubst tests/unit/%.c,build/tests/unit/%,$(wildcard tests/unit/test_*.c))
+UNIT_TESTS := $(patsubst tests/unit/%.c,build/tests/unit/%,$(filter-out tests/unit/test_gpu.c,\
+	$(wildcard tests/unit/test_*.c)))
 TEST_CLIENTS := $(patsubst tests/clients/%.c,build/tests/%,$(wildcard tests/clients/*.c))
 BENCH_BIN  := $(patsubst bench/%.c,build/bench/%,$(wildcard bench/*.c))
 
@@ -82,6 +83,12 @@ build/tests/unit/test_relay: tests/unit/test_relay.c tests/unit/test.h $(PROXY_S
 	$(CC) $(CFLAGS_ALL) $(SAN_FLAGS) -Itests/unit -o $@ $< $(PROXY_SRC) $(PROTO_GEN) $(LDFLAGS_ALL) \
 		$(DAEMON_LIBS)
 
+# virtgpu/ against the test double, which must be preloaded (see check-unit).
+build/tests/unit/test_gpu: tests/unit/test_gpu.c tests/unit/test.h $(wildcard virtgpu/*.[ch])
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_ALL) $(SAN_FLAGS) -Itests/unit -o $@ $< $(wildcard virtgpu/*.c) \
+		$(LDFLAGS_ALL) $(DAEMON_LIBS)
+
 build/tests/unit/%: tests/unit/%.c tests/unit/test.h $(UNIT_LIB) $(UNIT_PROTO)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_ALL) $(SAN_FLAGS) -Itests/unit -o $@ $< $(UNIT_LIB) $(UNIT_PROTO) $(LDFLAGS_ALL)
@@ -124,9 +131,15 @@ build/tests/virtgpu/%: tests/virtgpu/%.c $(wildcard tests/virtgpu/*.h) virtgpu/x
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_ALL) -pthread -o $@ $< $(LDFLAGS_ALL)
 
-check-unit: $(UNIT_TESTS) $(FAKEGPU) $(FAKEGPU_TESTS)
+check-unit: $(UNIT_TESTS) $(FAKEGPU) $(FAKEGPU_TESTS) build/tests/unit/test_gpu
 	@set -e; for t in $(UNIT_TESTS); do echo "== $$t"; $$t; done
 	@set -e; for t in $(FAKEGPU_TESTS); do echo "== $$t"; LD_PRELOAD=$(CURDIR)/$(FAKEGPU) $$t; done
+	@set -e; d=$$(mktemp -d /tmp/cw-unit-gpu.XXXXXX); echo "== build/tests/unit/test_gpu"; \
+	LD_PRELOAD=$(CURDIR)/$(FAKEGPU) ASAN_OPTIONS=verify_asan_link_order=0 \
+	CW_FAKEGPU_WAYLAND=$$d/wl CW_FAKEGPU_DEVICE=$$d/renderD128 CW_FAKEGPU_REPORT=$$d/report \
+	CW_FAKEGPU_STRICT_HANDLES=1 build/tests/unit/test_gpu; \
+	if grep -E 'VIOLATION|LEAK' $$d/report; then echo "test_gpu: the double reported the lines above"; \
+		exit 1; fi; rm -rf $$d
 
 check-integ: crossway build/san/crossway $(TEST_CLIENTS) $(FAKEGPU)
 	CROSSWAY=$(CURDIR)/build/san/crossway $(PYTHON) tests/integ/run.py
