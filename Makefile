@@ -142,6 +142,7 @@ check-unit: $(UNIT_TESTS) $(FAKEGPU) $(FAKEGPU_TESTS) build/tests/unit/test_gpu
 		exit 1; fi; rm -rf $$d
 
 check-integ: crossway build/san/crossway $(TEST_CLIENTS) $(FAKEGPU)
+	CROSSWAY=$(CURDIR)/build/san/crossway CWTEST_VIRTGPU=1 $(PYTHON) tests/integ/run.py
 	CROSSWAY=$(CURDIR)/build/san/crossway $(PYTHON) tests/integ/run.py
 
 check-man: man/crossway.1

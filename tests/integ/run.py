@@ -64,6 +64,8 @@ def main():
 			reason = [l for l in out.splitlines() if l.startswith("SKIP:")]
 			if reason:
 				print(f"  {reason[-1]}", flush=True)
+	mode = "virtio-gpu double" if os.environ.get("CWTEST_VIRTGPU") == "1" else "direct"
+	print(f"(crossway upstream: {mode})")
 	print(f"{counts['PASS']} passed, {counts['FAIL']} failed, {counts['SKIP']} skipped")
 	return 1 if counts["FAIL"] else 0
 

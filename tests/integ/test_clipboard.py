@@ -11,6 +11,7 @@ import cwtest
 
 
 def test(env):
+	cwtest.need_shm()
 	cwtest.need("sway", "wl-copy", "wl-paste")
 	sway = env.start_sway()
 	kbd = cwtest.add_virtual_keyboard(sway)

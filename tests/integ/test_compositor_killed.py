@@ -78,6 +78,7 @@ def scenario(env, no_fork):
 
 
 def test(env):
+	cwtest.need_shm()
 	cwtest.need("weston", "weston-simple-shm", "wayland-info")
 	scenario(env, no_fork=False)
 	scenario(env, no_fork=True)
