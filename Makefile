@@ -97,6 +97,10 @@ build/tests/%: tests/clients/%.c
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_ALL) -o $@ $< $(shell $(PKG_CONFIG) --cflags --libs $(TEST_DEPS)) $(LDFLAGS_ALL)
 
+build/bench/gpu_pipe: bench/gpu_pipe.c $(wildcard virtgpu/*.[ch])
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_ALL) -o $@ $< $(wildcard virtgpu/*.c) $(LDFLAGS_ALL) $(DAEMON_LIBS)
+
 build/bench/%: bench/%.c
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_ALL) -o $@ $< $(shell $(PKG_CONFIG) --cflags --libs wayland-client) $(LDFLAGS_ALL)
@@ -150,7 +154,7 @@ check-man: man/crossway.1
 
 check: check-unit check-man check-integ
 
-bench: crossway $(BENCH_BIN) $(FAKEGPU)
+bench: crossway $(BENCH_BIN) $(FAKEGPU) build/bench/gpu_pipe
 	bench/run
 
 install: crossway
