@@ -275,6 +275,11 @@ enum cw_step cw_relay_request(struct cw_client *c)
 		return CW_STEP_STOP;
 	}
 	forward(c, &r, in, &c->host, dst, r.target->host_id);
+	if (c->gpu && r.target->host_id == 1) {
+		/* wl_display.sync and get_registry are always answered: a host that stays
+		 * silent after them is dead. */
+		cw_gpu_expect_reply(c->gpu);
+	}
 
 	if (d->destructor) {
 		mark_guest_destroyed(c, r.target);

@@ -131,9 +131,6 @@ int cw_gpu_send(struct cw_gpu *g, const void *data, size_t len, const int *fds, 
 		goto out;
 	}
 	g->stats.sends++;
-	if (!g->waiting_since_ms) {
-		g->waiting_since_ms = cw_gpu_now_ms();
-	}
 	if (pipe_dup >= 0) {
 		struct cw_gpu_read_pipe *p = &g->rpipes[g->nrpipes++];
 		*p = (struct cw_gpu_read_pipe){ .id = ++g->next_read_pipe, .fd = pipe_dup };
@@ -369,6 +366,13 @@ size_t cw_gpu_want(struct cw_gpu *g, struct pollfd *pfd, size_t cap, bool want_d
 		pfd[n++] = (struct pollfd){ .fd = g->wpipes[i].fd, .events = POLLIN };
 	}
 	return n;
+}
+
+void cw_gpu_expect_reply(struct cw_gpu *g)
+{
+	if (!g->waiting_since_ms) {
+		g->waiting_since_ms = cw_gpu_now_ms();
+	}
 }
 
 int cw_gpu_timeout_ms(const struct cw_gpu *g)

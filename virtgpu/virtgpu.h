@@ -78,8 +78,12 @@ enum cw_gpu_status cw_gpu_dispatch(struct cw_gpu *g, const struct pollfd *pfd, s
 	uint8_t *buf, size_t cap, size_t *len, int *fds, size_t fd_cap, size_t *nfds,
 	struct cw_gpu_why *why);
 
-/* Milliseconds until the liveness deadline (a request the host has not answered), or
- * -1 if none. At 0 the caller reports the host dead. */
+/* The caller sent something the host must answer (a Wayland round trip): if no reply
+ * at all arrives within the reply timeout, the channel is dead. Only the caller knows
+ * which bytes demand an answer; plain requests may legitimately get none for hours. */
+void cw_gpu_expect_reply(struct cw_gpu *g);
+/* Milliseconds until the liveness deadline (an expected reply has not come), or -1 if
+ * none. At 0 the caller reports the host dead. */
 int cw_gpu_timeout_ms(const struct cw_gpu *g);
 
 /* Host memory for shadow buffers: GET_IMAGE_REQUIREMENTS (cached per size, format and

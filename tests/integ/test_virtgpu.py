@@ -15,6 +15,7 @@ host model <- preloaded guest-kernel double <- crossway <- real clients.
   closed context per connection."""
 
 import signal
+import time
 
 import cwtest
 import rawclient as rc
@@ -73,6 +74,20 @@ def test(env):
 	cw = env.start_crossway(weston.socket, ["--cross-domain-ids=4"], virtgpu=True,
 		fake_env={"CW_FAKEGPU_IDS": "4"})
 	info_matches(env, weston, cw, known, "4 identifiers")
+	cwtest.check_log_clean(cw)
+
+	# A quiet app is not a dead host: requests that get no answer do not arm the
+	# liveness timer, only round trips do.
+	cw = env.start_crossway(weston.socket, ["--host-timeout=1"], virtgpu=True)
+	raw = rc.RawClient(cw.socket)
+	raw.get_registry()
+	raw.roundtrip()
+	comp_name = next(n for n, (i, _v) in raw.globals.items() if i == "wl_compositor")
+	comp_id = raw.bind(comp_name, "wl_compositor", 1)
+	raw.send(comp_id, 1, rc.u32(raw.new_id()))  # create_region: no event comes back
+	time.sleep(2.0)
+	raw.roundtrip()
+	raw.close()
 	cwtest.check_log_clean(cw)
 
 	# Dead hosts: never answering, and INIT refused (silently, as real hosts do).
