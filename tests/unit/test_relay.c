@@ -180,6 +180,18 @@ static uint32_t setup_registry(struct rig *r, uint32_t guest_reg)
 	return MSG_ARG(&rx, 0, 0);
 }
 
+/* The compositor advertises one global on registry hreg; the app binds it as id on its
+ * registry 2. */
+static void advertise_and_bind(struct rig *r, uint32_t hreg, uint32_t name, const char *iface,
+	uint32_t version, uint32_t id)
+{
+	union cw_arg g[3] = { { .u = name }, { .s = iface }, { .u = version } };
+	send_msg(r->comp, hreg, "wl_registry", false, 0, g, NULL, 0);
+	spin(r);
+	union cw_arg b[4] = { { .u = name }, { .s = iface }, { .u = version }, { .u = id } };
+	send_msg(r->app, 2, "wl_registry", true, 0, b, NULL, 0);
+}
+
 static void test_registry_hides_and_clamps(void)
 {
 	struct rig r;
@@ -438,11 +450,7 @@ static void test_invalid_requests(void)
 	for (int extra = -1; extra <= 1; extra += 2) {
 		rig_init(&r);
 		uint32_t hreg2 = setup_registry(&r, 2);
-		union cw_arg gc[3] = { { .u = 1 }, { .s = "wl_compositor" }, { .u = 6 } };
-		send_msg(r.comp, hreg2, "wl_registry", false, 0, gc, NULL, 0);
-		spin(&r);
-		union cw_arg bc[4] = { { .u = 1 }, { .s = "wl_compositor" }, { .u = 6 }, { .u = 3 } };
-		send_msg(r.app, 2, "wl_registry", true, 0, bc, NULL, 0);
+		advertise_and_bind(&r, hreg2, 1, "wl_compositor", 6, 3);
 		union cw_arg cr = { .u = 4 };
 		send_msg(r.app, 3, "wl_compositor", true, 1, &cr, NULL, 0);
 		uint32_t add[7] = { 4, ((uint32_t)(24 + 4 * extra) << 16) | 1, 0, 0, 1, 1, 0 };
@@ -453,11 +461,7 @@ static void test_invalid_requests(void)
 	/* A message with an fd but none sent. */
 	rig_init(&r);
 	uint32_t hreg = setup_registry(&r, 2);
-	union cw_arg g[3] = { { .u = 1 }, { .s = "wl_shm" }, { .u = 2 } };
-	send_msg(r.comp, hreg, "wl_registry", false, 0, g, NULL, 0);
-	spin(&r);
-	union cw_arg b[4] = { { .u = 1 }, { .s = "wl_shm" }, { .u = 2 }, { .u = 3 } };
-	send_msg(r.app, 2, "wl_registry", true, 0, b, NULL, 0);
+	advertise_and_bind(&r, hreg, 1, "wl_shm", 2, 3);
 	uint32_t w6[] = { 3, (16u << 16) | 0, 4, 4096 }; /* create_pool(new id, fd, size) */
 	send_raw(r.app, w6, 4);
 	expect_error(&r, 1, CW_DISPLAY_ERROR_INVALID_METHOD);
@@ -470,11 +474,7 @@ static void test_fds_pass_through_and_leak_nothing(void)
 	struct rig r;
 	rig_init(&r);
 	uint32_t hreg = setup_registry(&r, 2);
-	union cw_arg g[3] = { { .u = 1 }, { .s = "wl_shm" }, { .u = 2 } };
-	send_msg(r.comp, hreg, "wl_registry", false, 0, g, NULL, 0);
-	spin(&r);
-	union cw_arg b[4] = { { .u = 1 }, { .s = "wl_shm" }, { .u = 2 }, { .u = 3 } };
-	send_msg(r.app, 2, "wl_registry", true, 0, b, NULL, 0);
+	advertise_and_bind(&r, hreg, 1, "wl_shm", 2, 3);
 	spin(&r);
 	struct rx rx;
 	recv_all(r.app, &rx);
@@ -510,11 +510,7 @@ static void test_backpressure(void)
 	struct rig r;
 	rig_init(&r);
 	uint32_t hreg = setup_registry(&r, 2);
-	union cw_arg g[3] = { { .u = 1 }, { .s = "wl_compositor" }, { .u = 6 } };
-	send_msg(r.comp, hreg, "wl_registry", false, 0, g, NULL, 0);
-	spin(&r);
-	union cw_arg b[4] = { { .u = 1 }, { .s = "wl_compositor" }, { .u = 6 }, { .u = 3 } };
-	send_msg(r.app, 2, "wl_registry", true, 0, b, NULL, 0);
+	advertise_and_bind(&r, hreg, 1, "wl_compositor", 6, 3);
 	union cw_arg cr = { .u = 4 };
 	send_msg(r.app, 3, "wl_compositor", true, 1, &cr, NULL, 0); /* create_region */
 	spin(&r);
