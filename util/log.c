@@ -47,6 +47,13 @@ static void emit(char *buf, size_t cap, int len)
 	}
 }
 
+/* Appends the message to the prefix of len bytes already in buf and writes the line. */
+static void emit_formatted(char *buf, size_t cap, int len, const char *fmt, va_list ap)
+{
+	int n = vsnprintf(buf + len, cap - (size_t)len, fmt, ap);
+	emit(buf, cap, n < 0 ? len : len + n);
+}
+
 void cw_log_at(enum cw_log_level lvl, const char *file, int line, unsigned client_id,
 	const char *fmt, ...)
 {
@@ -69,9 +76,8 @@ void cw_log_at(enum cw_log_level lvl, const char *file, int line, unsigned clien
 	}
 	va_list ap;
 	va_start(ap, fmt);
-	int n = vsnprintf(buf + len, sizeof(buf) - (size_t)len, fmt, ap);
+	emit_formatted(buf, sizeof(buf), len, fmt, ap);
 	va_end(ap);
-	emit(buf, sizeof(buf), n < 0 ? len : len + n);
 	errno = saved_errno;
 }
 
@@ -82,8 +88,7 @@ void cw_log_line(const char *fmt, ...)
 	int len = snprintf(buf, sizeof(buf), "crossway[%d]: ", (int)getpid());
 	va_list ap;
 	va_start(ap, fmt);
-	int n = vsnprintf(buf + len, sizeof(buf) - (size_t)len, fmt, ap);
+	emit_formatted(buf, sizeof(buf), len, fmt, ap);
 	va_end(ap);
-	emit(buf, sizeof(buf), n < 0 ? len : len + n);
 	errno = saved_errno;
 }

@@ -255,8 +255,9 @@ static void drain_rpipe(struct cw_gpu *g, struct cw_gpu_read_pipe *p)
 	}
 }
 
+/* rw is the reply's header, copied out of the ring; data follows it in the ring. */
 static int handle_read(struct cw_gpu *g, const struct cw_xd_read_write *rw,
-	struct cw_gpu_why *why)
+	const uint8_t *data, struct cw_gpu_why *why)
 {
 	struct cw_gpu_read_pipe *p = find_rpipe(g, rw->id);
 	size_t max = g->ring_bytes - sizeof(*rw);
@@ -283,7 +284,7 @@ static int handle_read(struct cw_gpu *g, const struct cw_xd_read_write *rw,
 				return -1;
 			}
 		}
-		memcpy(p->pending + p->npending, (const uint8_t *)(rw + 1), rw->opaque_data_size);
+		memcpy(p->pending + p->npending, data, rw->opaque_data_size);
 		p->npending += rw->opaque_data_size;
 	}
 	if (rw->hang_up) {
@@ -437,7 +438,7 @@ static enum cw_gpu_status take_reply(struct cw_gpu *g, uint8_t *buf, size_t cap,
 	} else if (cmd == CW_XD_CMD_READ) {
 		struct cw_xd_read_write rw;
 		memcpy(&rw, ring, sizeof(rw));
-		if (handle_read(g, (const struct cw_xd_read_write *)ring, why) < 0) {
+		if (handle_read(g, &rw, ring + sizeof(rw), why) < 0) {
 			return CW_GPU_ERROR;
 		}
 	} else {
