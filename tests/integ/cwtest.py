@@ -130,6 +130,21 @@ def is_socket(path):
 		return False
 
 
+def is_listening(path):
+	"""True once a socket bound at path is listening (crossway binds before it listens;
+	a connect in between is refused). Reads /proc/net/unix, so it makes no connection."""
+	try:
+		with open("/proc/net/unix") as f:
+			for line in f:
+				fields = line.split()
+				# Num RefCount Protocol Flags Type St Inode Path; __SO_ACCEPTCON = 0x10000
+				if len(fields) >= 8 and fields[7] == path and int(fields[3], 16) & 0x10000:
+					return True
+	except OSError:
+		pass
+	return False
+
+
 def test_client(name):
 	"""Path of a test client built from tests/clients/NAME.c (build/tests/NAME, or
 	$CWTEST_CLIENTS_DIR/NAME)."""
@@ -406,11 +421,13 @@ class Env:
 		self._wait_socket(p, sock, "weston", log_path, probe=True)
 		return Compositor("weston", p, sock, log_path, socket_name=socket_name)
 
-	def start_sway(self):
+	def start_sway(self, extra_conf=""):
+		"""Starts headless sway as nobody; extra_conf is appended to SWAY_CONF (for
+		example a for_window rule)."""
 		need("sway", "swaymsg")
 		conf = self.path("sway.conf")
 		with open(conf, "w") as f:
-			f.write(SWAY_CONF)
+			f.write(SWAY_CONF + extra_conf)
 		before = set(self._wayland_sockets())
 		runas = []
 		if os.getuid() == 0:
@@ -477,18 +494,19 @@ class Env:
 		def ready():
 			if p.poll() is not None:
 				raise Fail(f"{what} exited before creating {sock} ({signame(p.returncode)})")
-			return is_socket(sock) and (not probe or accepts(sock))
+			return is_socket(sock) and (accepts(sock) if probe else is_listening(sock))
 		wait_for(ready, 10, f"{what} to listen on {sock}")
 
 	# -- crossway ------------------------------------------------------------
 
 	def start_crossway(self, upstream, extra_args=(), no_fork=False, socket_name=None,
-			verbose=True, virtgpu=None, fake_env=None):
+			verbose=True, virtgpu=None, fake_env=None, extra_env=None):
 		"""Starts $CROSSWAY --display upstream --socket RT/NAME; returns once the
 		listening socket exists. stderr goes to RT/NAME.log. With virtgpu, crossway
 		runs on the virtio-gpu test double instead (LD_PRELOAD of libcw-fakegpu.so;
 		the double's host connects to upstream); fake_env adds CW_FAKEGPU_* switches.
-		The double's report is RT/NAME.fakegpu (see check_fakegpu_report)."""
+		The double's report is RT/NAME.fakegpu (see check_fakegpu_report).
+		extra_env is set last, over all of that (e.g. ASAN_OPTIONS)."""
 		if not os.access(CROSSWAY, os.X_OK):
 			raise Fail(f"crossway binary {CROSSWAY} does not exist or is not executable "
 				"(run make, or set $CROSSWAY)")
@@ -514,6 +532,7 @@ class Env:
 			cmd = [CROSSWAY, "--virtgpu=" + dev, "--socket", sock]
 		else:
 			cmd = [CROSSWAY, "--display", upstream, "--socket", sock]
+		env.update(extra_env or {})
 		if no_fork:
 			cmd.append("--no-fork")
 		if verbose:
