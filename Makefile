@@ -9,7 +9,7 @@ PYTHON     ?= /usr/bin/python3
 VERSION    := 0.1.0
 
 WAYLAND_SCANNER := $(shell $(PKG_CONFIG) --variable=wayland_scanner wayland-scanner)
-DAEMON_DEPS     := wayland-client libdrm
+DAEMON_DEPS     := wayland-client libdrm pixman-1
 TEST_DEPS       := wayland-client xkbcommon
 
 WARN := -Wall -Wextra -Wstrict-prototypes -Wmissing-prototypes -Wvla -Wno-unused-parameter
@@ -20,15 +20,15 @@ endif
 CFLAGS_ALL  := -std=c11 -D_GNU_SOURCE -O2 -g $(WARN) -I. -Ibuild \
 	$(shell $(PKG_CONFIG) --cflags $(DAEMON_DEPS)) -DCW_VERSION='"$(VERSION)"' $(CFLAGS)
 LDFLAGS_ALL := $(LDFLAGS)
-DAEMON_LIBS := $(shell $(PKG_CONFIG) --libs libdrm)
+DAEMON_LIBS := $(shell $(PKG_CONFIG) --libs libdrm pixman-1) -lm
 SAN_FLAGS   := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 
 PROTO_XML  := $(sort $(wildcard protocols/*.xml))
 PROTO_C    := $(patsubst protocols/%.xml,build/protocols/%-protocol.c,$(PROTO_XML))
 PROTO_GEN  := $(PROTO_C) build/protocols/index.c
 
-PROXY_SRC  := $(filter-out proxy/main.c,$(wildcard proxy/*.c)) $(wildcard virtgpu/*.c) \
-	$(wildcard util/*.c)
+PROXY_SRC  := $(filter-out proxy/main.c,$(wildcard proxy/*.c)) $(wildcard shm/*.c) \
+	$(wildcard virtgpu/*.c) $(wildcard util/*.c)
 DAEMON_SRC := proxy/main.c $(PROXY_SRC)
 DAEMON_OBJ := $(patsubst %.c,build/obj/%.o,$(DAEMON_SRC) $(PROTO_GEN))
 SAN_OBJ    := $(patsubst %.c,build/san/%.o,$(DAEMON_SRC) $(PROTO_GEN))

@@ -46,7 +46,9 @@ void cw_client_set_state(struct cw_client *c, enum cw_client_state s)
 	c->state = s;
 	if (s == CW_CLIENT_DRAINING) {
 		c->deadline_ms = now_ms() + DRAIN_TIMEOUT_MS;
-		/* Nothing more goes to the compositor; closing now frees its resources. */
+		/* Nothing more goes to the compositor; closing now frees its resources.
+		 * Shadows first: host blobs need the gpu context to be released. */
+		cw_shm_client_destroy(c);
 		cw_conn_finish(&c->host);
 		cw_gpu_destroy(c->gpu);
 		c->gpu = NULL;
@@ -72,6 +74,70 @@ void cw_client_object_release(struct cw_client *c, struct cw_object *o)
 	if (o->guest_id == 0 && o->host_id == 0) {
 		cw_objpool_put(&c->pool, o);
 	}
+}
+
+struct cw_object *cw_client_local_new(struct cw_client *c, const struct cw_iface *iface,
+	uint32_t version, uint32_t guest_id)
+{
+	struct cw_object *o = cw_client_object_new(c, iface, version);
+	if (!o) {
+		return NULL;
+	}
+	if (cw_idmap_insert_at(&c->guest_ids, guest_id, o, false) < 0) {
+		cw_objpool_put(&c->pool, o);
+		return NULL;
+	}
+	o->guest_id = guest_id;
+	o->local = true;
+	return o;
+}
+
+void cw_client_local_destroy(struct cw_client *c, struct cw_object *o)
+{
+	if (o->guest_id < CW_SERVER_ID_START) {
+		union cw_arg arg = { .u = o->guest_id };
+		if (cw_client_send_event(c, 1, cw_proto_wl_display(), 1, &arg) < 0) {
+			/* The app cannot reuse this id; nothing else is lost. */
+			cw_clog(c->id, CW_LOG_WARN, "app output full: no delete_id for %u", o->guest_id);
+		}
+	}
+	o->hook_data = NULL;
+	cw_client_object_unmap_guest(c, o);
+	cw_client_object_release(c, o);
+}
+
+struct cw_object *cw_client_own_new(struct cw_client *c, const struct cw_iface *iface,
+	uint32_t version)
+{
+	struct cw_object *o = cw_client_object_new(c, iface, version);
+	if (!o) {
+		return NULL;
+	}
+	o->host_id = cw_idmap_alloc(&c->host_ids, false, o);
+	if (o->host_id == 0) {
+		cw_objpool_put(&c->pool, o);
+		return NULL;
+	}
+	o->own = true;
+	return o;
+}
+
+int cw_client_send_request(struct cw_client *c, uint32_t host_id, const struct cw_iface *iface,
+	uint32_t opcode, const union cw_arg *args, const int *fds, size_t nfds)
+{
+	uint32_t buf[CW_MAX_MESSAGE_BYTES / 4];
+	size_t n = cw_msg_encode(buf, sizeof(buf), host_id, opcode, &iface->req[opcode], args);
+	uint8_t *dst = n ? cw_conn_out_reserve(&c->host, n, nfds) : NULL;
+	if (!dst) {
+		return -1;
+	}
+	memcpy(dst, buf, n);
+	cw_conn_out_commit(&c->host, n, fds, nfds);
+	if (c->cfg->trace) {
+		cw_log_line("client %u: crossway -> compositor %s@%u.%s (%zu bytes, %zu fds)", c->id,
+			iface->name, host_id, iface->req[opcode].name, n, nfds);
+	}
+	return 0;
 }
 
 void cw_client_object_unmap_guest(struct cw_client *c, struct cw_object *o)
@@ -161,6 +227,7 @@ void cw_client_destroy(struct cw_client *c)
 	if (!c) {
 		return;
 	}
+	cw_shm_client_destroy(c);
 	cw_conn_finish(&c->guest);
 	cw_conn_finish(&c->host);
 	cw_gpu_destroy(c->gpu);
@@ -183,8 +250,11 @@ bool cw_client_is_dead(const struct cw_client *c)
  * poll event will come: dispatch again at once. */
 static bool needs_another_round(const struct cw_client *c)
 {
+	/* A guest request may also wait for room in guest output (a hook that answers the
+	 * guest itself): POLLOUT there wakes it. */
 	return c->state == CW_CLIENT_RELAYING &&
-		((c->guest_blocked && !cw_conn_has_output(&c->host)) ||
+		((c->guest_blocked && !cw_conn_has_output(&c->host) &&
+			!cw_conn_has_output(&c->guest)) ||
 			(c->host_blocked && !cw_conn_has_output(&c->guest)));
 }
 
@@ -394,7 +464,7 @@ size_t cw_client_want(struct cw_client *c, struct pollfd *pfd, size_t cap)
 	if (c->state == CW_CLIENT_DRAINING) {
 		return 1;
 	}
-	if (!c->guest_blocked && !c->guest.eof) {
+	if (!c->guest_blocked && !c->guest_stalled && !c->guest.eof) {
 		pfd[0].events |= POLLIN;
 	}
 	if (c->gpu) {

@@ -11,6 +11,9 @@ struct cw_config {
 	unsigned cross_domain_ids; /* identifiers per SEND the host expects: 28 or 4 */
 	int host_timeout_ms;  /* an unanswered request this old means the host is dead */
 	char *socket_path;   /* owned: absolute path of our listening socket */
+	/* Guest wl_shm buffers are copied into crossway's own shadow buffers instead of
+	 * passing the app's pool fd (forced in virtio-gpu mode). */
+	bool shm_copy;
 	bool no_fork;
 	bool trace;
 	int verbosity; /* 0 warnings, 1 info, 2+ debug */

@@ -11,6 +11,7 @@
 #include "proxy/config.h"
 #include "proxy/proto.h"
 #include "proxy/server.h"
+#include "shm/shm.h"
 #include "util/log.h"
 #include "virtgpu/virtgpu.h"
 
@@ -34,6 +35,9 @@ static void usage(FILE *f)
 		"                           for hosts from before 2024 [CROSSWAY_CROSS_DOMAIN_IDS]\n"
 		"      --host-timeout=SEC   give up on a host that leaves a request unanswered\n"
 		"                           [CROSSWAY_HOST_TIMEOUT; default 30]\n"
+		"      --shm=MODE           wl_shm buffers: copy (into shadow buffers, damage\n"
+		"                           only) or passthrough (the app's fd; direct mode only)\n"
+		"                           [CROSSWAY_SHM; default passthrough, copy with virtio-gpu]\n"
 		"  -d, --display NAME|PATH  compositor socket to relay to (direct mode)\n"
 		"                           [CROSSWAY_DISPLAY; default $WAYLAND_DISPLAY when\n"
 		"                           there is no virtio-gpu]\n"
@@ -149,7 +153,40 @@ static int select_upstream(struct cw_config *cfg, const char *virtgpu, const cha
 	return 0;
 }
 
-enum { OPT_NO_FORK = 256, OPT_TRACE, OPT_BUSY_POLL, OPT_VIRTGPU, OPT_IDS, OPT_HOST_TIMEOUT };
+enum {
+	OPT_NO_FORK = 256,
+	OPT_TRACE,
+	OPT_BUSY_POLL,
+	OPT_VIRTGPU,
+	OPT_IDS,
+	OPT_HOST_TIMEOUT,
+	OPT_SHM,
+};
+
+/* --shm: copy is the only way across a VM boundary; passthrough is direct mode's
+ * default (the compositor maps the app's pool, no copy). */
+static int select_shm_mode(struct cw_config *cfg, const char *mode)
+{
+	bool gpu = cfg->virtgpu_device != NULL;
+	if (!mode || !*mode) {
+		cfg->shm_copy = gpu;
+	} else if (strcmp(mode, "copy") == 0) {
+		cfg->shm_copy = true;
+	} else if (strcmp(mode, "passthrough") == 0) {
+		if (gpu) {
+			cw_log(CW_LOG_ERROR, "--shm=passthrough needs direct mode: guest memory cannot "
+				"be shared with the host over virtio-gpu");
+			return -1;
+		}
+		cfg->shm_copy = false;
+	} else {
+		cw_log(CW_LOG_ERROR, "--shm takes copy or passthrough, not '%s'", mode);
+		return -1;
+	}
+	cw_log(CW_LOG_INFO, "wl_shm buffers: %s", cfg->shm_copy ?
+		"copied into shadow buffers (damaged regions only)" : "passed through");
+	return 0;
+}
 
 /* Parses a non-negative integer no larger than max; -1 if it is not one. */
 static long parse_uint(const char *s, long max)
@@ -177,6 +214,7 @@ int main(int argc, char **argv)
 	const char *virtgpu = getenv("CROSSWAY_VIRTGPU");
 	const char *ids = getenv("CROSSWAY_CROSS_DOMAIN_IDS");
 	const char *host_timeout = getenv("CROSSWAY_HOST_TIMEOUT");
+	const char *shm_mode = getenv("CROSSWAY_SHM");
 
 	static const struct option opts[] = {
 		{ "display", required_argument, NULL, 'd' },
@@ -188,6 +226,7 @@ int main(int argc, char **argv)
 		{ "virtgpu", optional_argument, NULL, OPT_VIRTGPU },
 		{ "cross-domain-ids", required_argument, NULL, OPT_IDS },
 		{ "host-timeout", required_argument, NULL, OPT_HOST_TIMEOUT },
+		{ "shm", required_argument, NULL, OPT_SHM },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ 0 },
@@ -226,6 +265,9 @@ int main(int argc, char **argv)
 			break;
 		case OPT_HOST_TIMEOUT:
 			host_timeout = optarg;
+			break;
+		case OPT_SHM:
+			shm_mode = optarg;
 			break;
 		case 'h':
 			usage(stdout);
@@ -278,6 +320,13 @@ int main(int argc, char **argv)
 	}
 	cfg.socket_path = runtime_path("listening socket", socket_name);
 	if (!cfg.socket_path || select_upstream(&cfg, virtgpu, display) < 0) {
+		return 1;
+	}
+	if (select_shm_mode(&cfg, shm_mode) < 0) {
+		return 2;
+	}
+	if (cfg.shm_copy && cw_shm_sigbus_install() < 0) {
+		cw_log_errno(CW_LOG_ERROR, "cannot install the SIGBUS handler for app pools");
 		return 1;
 	}
 	if (cw_proto_init() < 0) {

@@ -22,6 +22,12 @@ struct cw_object {
 	bool guest_dead;
 	/* The host side only tracks it to parse in-flight events, which are dropped. */
 	bool host_zombie;
+	/* Implemented by crossway on the guest side only (a guest wl_shm pool or buffer in
+	 * copy mode): never known to the host, requests go to hooks alone. */
+	bool local;
+	/* Created by crossway on the host side (a shadow buffer): no guest counterpart,
+	 * its events go to hooks alone. */
+	bool own;
 	void *hook_data; /* owned by the hook family that set it */
 	struct cw_object *next_free; /* cw_objpool.free */
 };

@@ -42,6 +42,10 @@ struct cw_client {
 	bool guest_blocked; /* a guest message waits for room in host output */
 	bool host_blocked;  /* a host event waits for room in guest output */
 	bool host_failed;   /* the compositor sent wl_display.error: drain after it */
+	/* A guest request waits for the compositor to release a shadow buffer: the guest
+	 * is not read until a release arrives (see CW_HOOK_WAIT). */
+	bool guest_stalled;
+	struct cw_shm_client *shm; /* owned: shadow-buffer state (hook_shm.c), may be NULL */
 	int64_t deadline_ms; /* CLOCK_MONOTONIC, while draining */
 	uint64_t relayed_bytes; /* message bytes relayed, both directions */
 	struct cw_list link; /* cw_server.clients */
@@ -56,7 +60,19 @@ struct cw_relay {
 	struct cw_object *objs[CW_MAX_ARGS]; /* resolved o arguments (NULL: null or gone) */
 	uint32_t out_ids[CW_MAX_ARGS];       /* ids written for o arguments on the other side */
 	bool unresolved; /* a non-nullable o argument has no counterpart: dropped unless cleared */
+	/* A request names a local object (objs[i] set, out_ids[i] 0); its hook must rewrite
+	 * the argument and clear this, or the request is refused. */
+	bool local_args;
+	bool created; /* the objects of n arguments exist (objs[i]), see cw_relay_create_objects */
 };
+
+/* Creates the objects named by a request's n arguments now (a hook that needs them);
+ * otherwise the relay does it after the hook. Returns false after posting an error. */
+bool cw_relay_create_objects(struct cw_client *c, struct cw_relay *r);
+/* Whether host output has room for the request being relayed plus extra_bytes and
+ * extra_fds of messages a hook adds before it. */
+bool cw_relay_host_room(struct cw_client *c, const struct cw_relay *r, size_t extra_bytes,
+	size_t extra_fds);
 
 /* Sends wl_display.error to the guest and starts draining. object_id is a guest id. */
 void cw_client_post_error(struct cw_client *c, uint32_t object_id, uint32_t code,
@@ -64,6 +80,21 @@ void cw_client_post_error(struct cw_client *c, uint32_t object_id, uint32_t code
 /* Queues an event of our own to the guest. Returns 0 or -1 when the output is full. */
 int cw_client_send_event(struct cw_client *c, uint32_t id, const struct cw_iface *iface,
 	uint32_t opcode, const union cw_arg *args);
+/* Queues a request of crossway's own to the compositor, taking the fds. Returns 0, or
+ * -1 when host output is full (callers check room first: cw_relay_host_room). */
+int cw_client_send_request(struct cw_client *c, uint32_t host_id, const struct cw_iface *iface,
+	uint32_t opcode, const union cw_arg *args, const int *fds, size_t nfds);
+/* An object crossway implements for the guest alone, at the guest's new id (already
+ * validated by the relay). NULL when out of memory. */
+struct cw_object *cw_client_local_new(struct cw_client *c, const struct cw_iface *iface,
+	uint32_t version, uint32_t guest_id);
+/* The guest destroyed a local object: retire its id as the compositor would
+ * (delete_id) and free it. */
+void cw_client_local_destroy(struct cw_client *c, struct cw_object *o);
+/* An object crossway creates on the host with no guest counterpart; its host id is
+ * o->host_id. The host's delete_id frees it after crossway destroys it. */
+struct cw_object *cw_client_own_new(struct cw_client *c, const struct cw_iface *iface,
+	uint32_t version);
 /* Releases an object whose host id the compositor retired with delete_id. */
 void cw_client_host_delete_id(struct cw_client *c, uint32_t host_id);
 
@@ -97,6 +128,10 @@ bool cw_client_gpu_flush(struct cw_client *c);
 size_t cw_client_gpu_want(struct cw_client *c, struct pollfd *pfd, size_t cap);
 void cw_client_gpu_read(struct cw_client *c, const struct pollfd *pfd, size_t n);
 void cw_client_gpu_check_liveness(struct cw_client *c);
+
+/* Shadow buffers (hook_shm.c): frees every shadow, mapping and pool of the client;
+ * called before the host connection or the gpu context goes away. */
+void cw_shm_client_destroy(struct cw_client *c);
 
 /* --trace output for one relayed message. */
 void cw_trace_msg(const struct cw_client *c, const struct cw_relay *r, const char *note);

@@ -19,6 +19,8 @@ enum cw_hook_result {
 	CW_HOOK_FORWARD, /* relay the (possibly rewritten) message */
 	CW_HOOK_DROP,    /* consumed; fds already taken care of by the hook */
 	CW_HOOK_ERROR,   /* the hook reported an error; the client is going down */
+	CW_HOOK_BLOCKED, /* nothing done: output is full, retry once it drains */
+	CW_HOOK_WAIT,    /* nothing done: retry after the compositor releases something */
 };
 
 typedef enum cw_hook_result (*cw_hook_fn)(struct cw_client *c, struct cw_relay *r);

@@ -54,7 +54,7 @@ static enum cw_step resolve_request_args(struct cw_client *c, struct cw_relay *r
 				continue;
 			}
 			struct cw_object *o = cw_idmap_find(&c->guest_ids, id);
-			if (!o || o->guest_dead || o->host_id == 0) {
+			if (!o || o->guest_dead || (o->host_id == 0 && !o->local)) {
 				snprintf(why, sizeof(why), "unknown object %u", id);
 				return guest_error_args(c, r, why);
 			}
@@ -65,6 +65,7 @@ static enum cw_step resolve_request_args(struct cw_client *c, struct cw_relay *r
 			}
 			r->objs[i] = o;
 			r->out_ids[i] = o->host_id;
+			r->local_args |= o->local;
 		} else if (a->type == 'n') {
 			if (id >= CW_SERVER_ID_START || cw_idmap_find(&c->guest_ids, id) ||
 				id > c->guest_ids.nlo) {
@@ -77,9 +78,13 @@ static enum cw_step resolve_request_args(struct cw_client *c, struct cw_relay *r
 }
 
 /* Creates the objects named by n arguments and writes their ids into out_ids. */
-static enum cw_step create_request_objects(struct cw_client *c, struct cw_relay *r)
+bool cw_relay_create_objects(struct cw_client *c, struct cw_relay *r)
 {
 	const struct cw_msg_desc *d = r->msg.desc;
+	if (r->created) {
+		return true;
+	}
+	r->created = true;
 	for (uint32_t i = 0; i < d->nargs; i++) {
 		const struct cw_arg_desc *a = &d->args[i];
 		if (a->type != 'n') {
@@ -94,7 +99,8 @@ static enum cw_step create_request_objects(struct cw_client *c, struct cw_relay 
 			if (!iface) {
 				char why[160];
 				snprintf(why, sizeof(why), "unknown interface %s", name ? name : "(null)");
-				return guest_error_args(c, r, why);
+				guest_error_args(c, r, why);
+				return false;
 			}
 			version = r->msg.args[i - 1].u;
 		}
@@ -108,16 +114,24 @@ static enum cw_step create_request_objects(struct cw_client *c, struct cw_relay 
 			goto nomem;
 		}
 		o->guest_id = gid;
+		r->objs[i] = o;
 		o->host_id = cw_idmap_alloc(&c->host_ids, false, o);
 		if (o->host_id == 0) {
 			goto nomem;
 		}
 		r->out_ids[i] = o->host_id;
 	}
-	return CW_STEP_DONE;
+	return true;
 nomem:
 	cw_client_post_error(c, 1, CW_DISPLAY_ERROR_NO_MEMORY, "out of memory (too many objects?)");
-	return CW_STEP_STOP;
+	return false;
+}
+
+bool cw_relay_host_room(struct cw_client *c, const struct cw_relay *r, size_t extra_bytes,
+	size_t extra_fds)
+{
+	return cw_conn_out_reserve(&c->host, r->msg.hdr.size_bytes + extra_bytes,
+		r->msg.desc->nfds + extra_fds) != NULL;
 }
 
 static void rewrite_ids(const struct cw_relay *r, uint8_t *dst, uint32_t target_id)
@@ -191,6 +205,8 @@ enum cw_step cw_relay_request(struct cw_client *c)
 	struct cw_relay r;
 	r.from_guest = true;
 	r.unresolved = false;
+	r.local_args = false;
+	r.created = false;
 	struct cw_header h;
 	enum cw_wire_status st;
 	enum cw_step s = next_message(in, &h, &st);
@@ -204,7 +220,7 @@ enum cw_step cw_relay_request(struct cw_client *c)
 	}
 	r.bytes = in->in + in->in_head;
 	r.target = cw_idmap_find(&c->guest_ids, h.id);
-	if (!r.target || r.target->guest_dead || r.target->host_id == 0) {
+	if (!r.target || r.target->guest_dead || (r.target->host_id == 0 && !r.target->local)) {
 		cw_client_post_error(c, 1, CW_DISPLAY_ERROR_INVALID_OBJECT, "invalid object %u", h.id);
 		return CW_STEP_STOP;
 	}
@@ -221,7 +237,7 @@ enum cw_step cw_relay_request(struct cw_client *c)
 			r.target->version, iface->name, h.id);
 		return CW_STEP_STOP;
 	}
-	if (d->scalar_only && !d->hook && !c->cfg->trace) {
+	if (d->scalar_only && !d->hook && !c->cfg->trace && !r.target->local) {
 		/* The hot path (damage, region rectangles, ...): nothing inside such a message
 		 * needs checking or rewriting but its size. */
 		r.msg.desc = d;
@@ -247,9 +263,6 @@ enum cw_step cw_relay_request(struct cw_client *c)
 	if (st != CW_WIRE_OK) {
 		return guest_error_args(c, &r, cw_wire_status_str(st));
 	}
-	if (c->gpu && d->nfds && check_fds_cross(c, &r) != CW_STEP_DONE) {
-		return CW_STEP_STOP;
-	}
 	/* Everything that can block is checked before anything changes state. */
 	uint8_t *dst = cw_conn_out_reserve(&c->host, h.size_bytes, d->nfds);
 	if (!dst) {
@@ -260,18 +273,44 @@ enum cw_step cw_relay_request(struct cw_client *c)
 	}
 	if (d->hook) {
 		enum cw_hook_result hr = d->hook(c, &r);
-		if (hr == CW_HOOK_ERROR) {
+		switch (hr) {
+		case CW_HOOK_ERROR:
 			return CW_STEP_STOP;
-		}
-		if (hr == CW_HOOK_DROP) {
+		case CW_HOOK_BLOCKED:
+			return CW_STEP_BLOCKED;
+		case CW_HOOK_WAIT:
+			c->guest_stalled = true;
+			return CW_STEP_WAIT;
+		case CW_HOOK_DROP:
 			if (c->cfg->trace) {
 				cw_trace_msg(c, &r, "dropped");
 			}
 			cw_conn_consume(in, h.size_bytes);
 			return CW_STEP_DONE;
+		case CW_HOOK_FORWARD:
+			break;
+		}
+		/* Hooks may have queued requests of their own (with room checked). */
+		dst = cw_conn_out_reserve(&c->host, h.size_bytes, d->nfds);
+		if (!dst) {
+			cw_client_host_failure(c, "output to the compositor full after a hook");
+			return CW_STEP_STOP;
 		}
 	}
-	if (d->has_ids && create_request_objects(c, &r) != CW_STEP_DONE) {
+	if (r.target->local || r.local_args) {
+		/* Only hooks know what a local object means; one left for the compositor
+		 * would name nothing there. */
+		cw_client_post_error(c, h.id, CW_DISPLAY_ERROR_INVALID_OBJECT,
+			"%s@%u.%s cannot be relayed: it names an object backed by guest memory "
+			"(wl_shm in copy mode), which this request cannot use", iface->name, h.id,
+			d->name);
+		return CW_STEP_STOP;
+	}
+	/* After the hook, which may have taken the fds (wl_shm pools in copy mode). */
+	if (c->gpu && d->nfds && check_fds_cross(c, &r) != CW_STEP_DONE) {
+		return CW_STEP_STOP;
+	}
+	if (d->has_ids && !cw_relay_create_objects(c, &r)) {
 		return CW_STEP_STOP;
 	}
 	forward(c, &r, in, &c->host, dst, r.target->host_id);
@@ -400,6 +439,10 @@ enum cw_step cw_relay_event(struct cw_client *c)
 	}
 	enum cw_hook_result hr = CW_HOOK_FORWARD;
 	if (!to_guest) {
+		if (r.target->own && d->hook && d->since <= r.target->version) {
+			/* crossway's own object: the hook consumes the event. */
+			d->hook(c, &r);
+		}
 		hr = CW_HOOK_DROP;
 	} else if (d->hook) {
 		hr = d->hook(c, &r);

@@ -696,13 +696,6 @@ def wait_clients_gone(cw, baseline_fds):
 
 # The CLI spec says "crossway: ERROR [file:line] ..."; the level is also accepted in
 # lower case and with a pid after the program name ("crossway[123]: error [...]").
-def need_shm():
-	"""Skips in the virtio-gpu pass: guest wl_shm pools cannot cross the VM boundary
-	until shadow buffers exist, so crossway refuses them there."""
-	if VIRTGPU_PASS:
-		raise Skip("needs wl_shm, which virtio-gpu mode refuses until shadow buffers exist")
-
-
 def check_fakegpu_report(cw, contexts=None):
 	"""The test double's report must hold no VIOLATION or LEAK line; with contexts,
 	exactly that many contexts must have been closed. Returns the report lines."""

@@ -11,7 +11,6 @@ import cwtest
 
 
 def test(env):
-	cwtest.need_shm()
 	cwtest.need("sway", "wl-copy", "wl-paste")
 	sway = env.start_sway()
 	kbd = cwtest.add_virtual_keyboard(sway)

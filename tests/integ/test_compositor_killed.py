@@ -78,7 +78,6 @@ def scenario(env, no_fork):
 
 
 def test(env):
-	cwtest.need_shm()
 	cwtest.need("weston", "weston-simple-shm", "wayland-info")
 	scenario(env, no_fork=False)
 	scenario(env, no_fork=True)

@@ -10,7 +10,6 @@ MIN_SHARE = 0.9  # of the screen's pixels that must differ from the background
 
 
 def test(env):
-	cwtest.need_shm()
 	cwtest.need("sway", "foot", "grim")
 	sway = env.start_sway()
 	w, h = env.wait_empty_desktop(sway)

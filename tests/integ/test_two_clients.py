@@ -68,7 +68,6 @@ def sway_part(env, sway, no_fork):
 
 
 def test(env):
-	cwtest.need_shm()
 	cwtest.need("weston", "weston-simple-shm", "wayland-info", "sway", "foot", "wl-copy",
 		"wl-paste")
 	weston = env.start_weston()

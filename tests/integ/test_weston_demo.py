@@ -18,7 +18,6 @@ def run_demo(env, cw, prog):
 
 
 def test(env):
-	cwtest.need_shm()
 	cwtest.need("weston", "weston-simple-shm", "weston-simple-damage")
 	w = env.start_weston()
 	cw = env.start_crossway(w.socket)
