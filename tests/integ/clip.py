@@ -16,12 +16,17 @@ def first_difference(a, b):
 	return min(len(a), len(b))
 
 
-def round_trip(env, display, payload, primary=False, mime=None, timeout_s=10):
-	"""wl-copy --foreground PAYLOAD, then wl-paste until it returns the payload
-	(the selection is set asynchronously). Fails with what was seen last."""
+def round_trip(env, display, payload, primary=False, mime=None, timeout_s=10,
+		paste_display=None):
+	"""wl-copy --foreground PAYLOAD on display, then wl-paste on paste_display (the
+	same by default) until it returns the payload (the selection is set
+	asynchronously). Fails with what was seen last."""
 	opts = (["-p"] if primary else []) + (["-t", mime] if mime else [])
 	what = ("primary selection" if primary else "clipboard") + (f" ({mime})" if mime else "")
+	if paste_display is not None and paste_display != display:
+		what += f" from {display} to {paste_display}"
 	cenv = env.client_env(display)
+	penv = env.client_env(paste_display or display)
 	log_path = env.path("wl-copy.log")
 	with open(log_path, "ab") as log:
 		copy = env.spawn("wl-copy", ["wl-copy", "--foreground"] + opts, cenv,
@@ -35,7 +40,7 @@ def round_trip(env, display, payload, primary=False, mime=None, timeout_s=10):
 	def pasted():
 		cwtest.expect(copy.poll() is None, f"wl-copy {' '.join(opts)} exited "
 			f"({cwtest.signame(copy.returncode)}) while it should serve the {what}")
-		r = env.run(["wl-paste", "-n"] + opts, cenv, 10)
+		r = env.run(["wl-paste", "-n"] + opts, penv, 10)
 		last[0] = r
 		return r.rc == 0 and r.out == payload
 	try:
