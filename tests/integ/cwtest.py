@@ -587,6 +587,24 @@ class Env:
 		w, h, rgb = read_ppm(r.out)
 		return w, h, rgb, non_bg_pixels(w, h, rgb)
 
+	def weston_screenshot(self, comp):
+		"""weston-screenshooter on weston (started with --debug); returns (w, h, rgb
+		bytes, number of pixels that differ from the background)."""
+		need("weston-screenshooter")
+		from PIL import Image
+		p = self.spawn("weston-screenshooter", ["weston-screenshooter"],
+			self.client_env(comp.socket), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+		p.wait(timeout=10)
+		# It writes wayland-screenshot-DATE.png into its working directory, the runtime dir.
+		shots = glob.glob(self.path("wayland-screenshot-*.png"))
+		expect(p.returncode == 0 and shots, f"weston-screenshooter failed ({signame(p.returncode)})")
+		im = Image.open(shots[0]).convert("RGB")
+		for s in shots:
+			os.unlink(s)
+		w, h = im.size
+		rgb = im.tobytes()
+		return w, h, rgb, non_bg_pixels(w, h, rgb)
+
 	# -- teardown ------------------------------------------------------------
 
 	def print_logs(self):
