@@ -10,9 +10,13 @@
 #include "util/log.h"
 
 /* Per surface: kept shadows (compositors hold one or two), and the most that may
- * exist before a commit waits for the compositor to release one. */
+ * exist before a commit waits for the compositor to release one. Shadows past the
+ * kept number go once unused for SHADOW_IDLE_COPIES frames: freeing them as soon as
+ * they are released would allocate a new one for almost every frame of an app that
+ * draws faster than the compositor releases. */
 #define SHADOWS_KEPT 3
 #define SHADOWS_MAX 6
+#define SHADOW_IDLE_COPIES 120
 /* Damage coordinates are clipped to this, which keeps pixman's 32-bit maths safe for
  * "damage everything" rectangles such as (0, 0, INT32_MAX, INT32_MAX). */
 #define DAMAGE_LIMIT (1 << 24)
@@ -209,7 +213,7 @@ static void retire_all(struct cw_client *c, struct cw_surface *s)
 	s->nshadows = 0;
 }
 
-/* Past the kept number, shadows the compositor released go. */
+/* Past the kept number, released shadows that have long been unused go. */
 static void trim_shadows(struct cw_client *c, struct cw_surface *s)
 {
 	struct cw_shadow *sh, *tmp;
@@ -217,7 +221,7 @@ static void trim_shadows(struct cw_client *c, struct cw_surface *s)
 		if (s->nshadows <= SHADOWS_KEPT) {
 			break;
 		}
-		if (!sh->busy) {
+		if (!sh->busy && s->copies - sh->filled_at > SHADOW_IDLE_COPIES) {
 			cw_shadow_retire(c, sh);
 			s->nshadows--;
 		}
@@ -286,6 +290,7 @@ enum cw_hook_result cw_hook_wl_surface_req_commit(struct cw_client *c, struct cw
 		pixman_region32_init(&damage);
 		committed_damage(s, gb, &damage);
 		bool ok = cw_shadow_fill(c, sh, gb, &damage);
+		sh->filled_at = ++s->copies;
 		struct cw_shadow *other, *tmp;
 		cw_list_for_each_safe(other, tmp, &s->shadows, link) {
 			if (other != sh) {

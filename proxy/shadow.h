@@ -58,6 +58,7 @@ struct cw_shadow {
 	pixman_region32_t missed;  /* buffer damage committed since it was last filled */
 	bool busy;                 /* attached; the compositor has not released it */
 	bool fresh;                /* never filled: the first copy is a full one */
+	uint32_t filled_at;        /* cw_surface.copies when it was last filled */
 	struct cw_list link;       /* cw_surface.shadows or cw_shm_client.orphans */
 };
 
@@ -86,6 +87,7 @@ struct cw_surface {
 	struct cw_viewport_state vp;
 	struct cw_list shadows; /* cw_shadow.link */
 	unsigned nshadows;
+	uint32_t copies;        /* commits that filled a shadow */
 	struct cw_list link;    /* cw_shm_client.surfaces */
 };
 
