@@ -83,6 +83,14 @@ build/tests/unit/test_relay: tests/unit/test_relay.c tests/unit/test.h $(PROXY_S
 	$(CC) $(CFLAGS_ALL) $(SAN_FLAGS) -Itests/unit -o $@ $< $(PROXY_SRC) $(PROTO_GEN) $(LDFLAGS_ALL) \
 		$(DAEMON_LIBS)
 
+# shm/ with what it uses below it (virtgpu/ stays unused: every shadow here is a memfd).
+build/tests/unit/test_shm: tests/unit/test_shm.c tests/unit/test.h $(wildcard shm/*.[ch]) \
+		$(wildcard util/*.[ch]) $(wildcard virtgpu/*.[ch])
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_ALL) $(SAN_FLAGS) -Itests/unit $(shell $(PKG_CONFIG) --cflags pixman-1) -o $@ \
+		$< $(wildcard shm/*.c) $(wildcard util/*.c) $(wildcard virtgpu/*.c) $(LDFLAGS_ALL) \
+		$(shell $(PKG_CONFIG) --libs pixman-1 libdrm) -lm
+
 # virtgpu/ against the test double, which must be preloaded (see check-unit).
 build/tests/unit/test_gpu: tests/unit/test_gpu.c tests/unit/test.h $(wildcard virtgpu/*.[ch])
 	@mkdir -p $(@D)
@@ -97,9 +105,47 @@ build/tests/%: tests/clients/%.c
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_ALL) -o $@ $< $(shell $(PKG_CONFIG) --cflags --libs $(TEST_DEPS)) $(LDFLAGS_ALL)
 
+# Test clients that speak xdg-shell or viewporter through libwayland-client: client
+# bindings generated from crossway's own XML, linked only into the clients that use them.
+CLIENT_PROTO     := build/tests/client-proto
+SHM_STEPS_PROTO  := $(foreach p,xdg-shell viewporter,$(CLIENT_PROTO)/$(p)-client-protocol.h \
+	$(CLIENT_PROTO)/$(p)-protocol.c)
+
+$(CLIENT_PROTO)/%-client-protocol.h: protocols/%.xml
+	@mkdir -p $(@D)
+	$(WAYLAND_SCANNER) client-header $< $@
+
+$(CLIENT_PROTO)/%-protocol.c: protocols/%.xml
+	@mkdir -p $(@D)
+	$(WAYLAND_SCANNER) private-code $< $@
+
+build/tests/shm_steps: tests/clients/shm_steps.c $(SHM_STEPS_PROTO)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_ALL) -I$(CLIENT_PROTO) -o $@ $< $(filter %.c,$(SHM_STEPS_PROTO)) \
+		$(shell $(PKG_CONFIG) --cflags --libs wayland-client) -lm $(LDFLAGS_ALL)
+
+build/tests/shm_cursor: tests/clients/shm_cursor.c $(CLIENT_PROTO)/xdg-shell-client-protocol.h \
+		$(CLIENT_PROTO)/xdg-shell-protocol.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_ALL) -I$(CLIENT_PROTO) -o $@ $< $(CLIENT_PROTO)/xdg-shell-protocol.c \
+		$(shell $(PKG_CONFIG) --cflags --libs wayland-client) $(LDFLAGS_ALL)
+
 build/bench/gpu_pipe: bench/gpu_pipe.c $(wildcard virtgpu/*.[ch])
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_ALL) -o $@ $< $(wildcard virtgpu/*.c) $(LDFLAGS_ALL) $(DAEMON_LIBS)
+
+# Frame copy cost: the copy routine alone, with pixman for its regions.
+build/bench/shm_copy: bench/shm_copy.c shm/copy.c shm/shm.h
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_ALL) $(shell $(PKG_CONFIG) --cflags pixman-1) -o $@ $< shm/copy.c \
+		$(LDFLAGS_ALL) $(shell $(PKG_CONFIG) --libs pixman-1)
+
+# End-to-end frame rate: an xdg_toplevel client on the xdg-shell bindings made for shm_steps.
+build/bench/shm_frames: bench/shm_frames.c $(CLIENT_PROTO)/xdg-shell-client-protocol.h \
+		$(CLIENT_PROTO)/xdg-shell-protocol.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_ALL) -I$(CLIENT_PROTO) -o $@ $< $(CLIENT_PROTO)/xdg-shell-protocol.c \
+		$(shell $(PKG_CONFIG) --cflags --libs wayland-client) $(LDFLAGS_ALL)
 
 build/bench/%: bench/%.c
 	@mkdir -p $(@D)
