@@ -77,8 +77,15 @@ UNIT_PROTO := build/tests/proto/index.c build/tests/proto/test-protocol.c \
 UNIT_LIB   := proxy/wire.c proxy/proto.c proxy/objmap.c proxy/conn.c util/log.c
 
 # The relay test links the whole proxy with the real protocol tables.
-build/tests/unit/test_relay: tests/unit/test_relay.c tests/unit/test.h $(PROXY_SRC) $(PROTO_GEN) \
-		build/protocols/hooks.h
+build/tests/unit/test_relay: tests/unit/test_relay.c tests/unit/rig.h tests/unit/test.h \
+		$(PROXY_SRC) $(PROTO_GEN) build/protocols/hooks.h
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_ALL) $(SAN_FLAGS) -Itests/unit -o $@ $< $(PROXY_SRC) $(PROTO_GEN) $(LDFLAGS_ALL) \
+		$(DAEMON_LIBS)
+
+# Copy mode (shadow buffers) on the same rig, so it links the whole proxy too.
+build/tests/unit/test_shadow: tests/unit/test_shadow.c tests/unit/rig.h tests/unit/test.h \
+		$(PROXY_SRC) $(PROTO_GEN) build/protocols/hooks.h
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_ALL) $(SAN_FLAGS) -Itests/unit -o $@ $< $(PROXY_SRC) $(PROTO_GEN) $(LDFLAGS_ALL) \
 		$(DAEMON_LIBS)

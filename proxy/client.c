@@ -46,15 +46,23 @@ void cw_client_set_state(struct cw_client *c, enum cw_client_state s)
 	c->state = s;
 	if (s == CW_CLIENT_DRAINING) {
 		c->deadline_ms = now_ms() + DRAIN_TIMEOUT_MS;
-		/* Nothing more goes to the compositor; closing now frees its resources.
-		 * Shadows first: host blobs need the gpu context to be released. */
-		cw_shm_client_destroy(c);
-		cw_conn_finish(&c->host);
-		cw_gpu_destroy(c->gpu);
-		c->gpu = NULL;
-		cw_conn_close_fds(&c->guest, c->guest.in_nfds);
-		c->guest.in_head = c->guest.in_tail = 0;
+		/* The hook or relay step that got here may still hold shadow and object
+		 * state: the host side goes at the end of this dispatch (release_host). */
+		c->release_host = true;
 	}
+}
+
+/* Draining: nothing more goes to the compositor; closing it frees its resources. Shadows
+ * first: host blobs need the gpu context to be released. */
+static void release_host(struct cw_client *c)
+{
+	c->release_host = false;
+	cw_shm_client_destroy(c);
+	cw_conn_finish(&c->host);
+	cw_gpu_destroy(c->gpu);
+	c->gpu = NULL;
+	cw_conn_close_fds(&c->guest, c->guest.in_nfds);
+	c->guest.in_head = c->guest.in_tail = 0;
 }
 
 struct cw_object *cw_client_object_new(struct cw_client *c, const struct cw_iface *iface,
@@ -391,6 +399,9 @@ static bool pump(struct cw_client *c, bool from_guest)
 static bool flush_side(struct cw_client *c, bool guest)
 {
 	struct cw_conn *conn = guest ? &c->guest : &c->host;
+	if (!guest && c->state != CW_CLIENT_RELAYING) {
+		return false; /* draining: what is queued for the compositor is dropped */
+	}
 	if (!guest && c->gpu) {
 		return cw_client_gpu_flush(c);
 	}
@@ -487,6 +498,9 @@ size_t cw_client_dispatch(struct cw_client *c, const struct pollfd *pfd, size_t 
 {
 	uint64_t before = c->relayed_bytes;
 	dispatch(c, pfd, n);
+	if (c->release_host) {
+		release_host(c);
+	}
 	return (size_t)(c->relayed_bytes - before);
 }
 

@@ -45,6 +45,7 @@ struct cw_client {
 	/* A guest request waits for the compositor to release a shadow buffer: the guest
 	 * is not read until a release arrives (see CW_HOOK_WAIT). */
 	bool guest_stalled;
+	bool release_host; /* draining: the host side is closed after this dispatch */
 	struct cw_shm_client *shm; /* owned: shadow-buffer state (hook_shm.c), may be NULL */
 	int64_t deadline_ms; /* CLOCK_MONOTONIC, while draining */
 	uint64_t relayed_bytes; /* message bytes relayed, both directions */
