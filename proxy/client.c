@@ -272,7 +272,7 @@ int cw_client_timeout_ms(const struct cw_client *c)
 		return 0;
 	}
 	if (c->state != CW_CLIENT_DRAINING) {
-		return c->gpu && c->state == CW_CLIENT_RELAYING ? cw_gpu_timeout_ms(c->gpu) : -1;
+		return c->gpu && c->state == CW_CLIENT_RELAYING ? cw_client_gpu_timeout_ms(c) : -1;
 	}
 	int64_t left = c->deadline_ms - now_ms();
 	return left < 0 ? 0 : (int)left;

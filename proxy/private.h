@@ -129,6 +129,8 @@ bool cw_client_gpu_flush(struct cw_client *c);
 size_t cw_client_gpu_want(struct cw_client *c, struct pollfd *pfd, size_t cap);
 void cw_client_gpu_read(struct cw_client *c, const struct pollfd *pfd, size_t n);
 void cw_client_gpu_check_liveness(struct cw_client *c);
+/* Milliseconds until the liveness check has something to do. */
+int cw_client_gpu_timeout_ms(const struct cw_client *c);
 
 /* Shadow buffers (hook_shm.c): frees every shadow, mapping and pool of the client;
  * called before the host connection or the gpu context goes away. */

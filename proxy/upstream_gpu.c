@@ -83,11 +83,49 @@ void cw_client_gpu_read(struct cw_client *c, const struct pollfd *pfd, size_t n)
 	}
 }
 
+int cw_client_gpu_timeout_ms(const struct cw_client *c)
+{
+	int t = cw_gpu_timeout_ms(c->gpu);
+	if (t >= 0) {
+		return t;
+	}
+	int64_t left = c->cfg->host_timeout_ms - cw_gpu_idle_ms(c->gpu);
+	return left < 0 ? 0 : (int)left;
+}
+
+/* A host that stopped serving the context (it may, silently: a compositor that died
+ * with requests unread resets the socket, and the host's worker stops) answers nothing
+ * again. An app waiting for a frame callback would wait forever: after host_timeout of
+ * silence with nothing expected, crossway asks wl_display.sync itself. */
+static void probe(struct cw_client *c)
+{
+	const struct cw_iface *display = cw_proto_wl_display();
+	const struct cw_iface *callback = display->req[0].args[0].iface;
+	if (!cw_conn_out_reserve(&c->host, 12, 0)) {
+		return; /* output pending: that will be answered or time out itself */
+	}
+	struct cw_object *o = cw_client_own_new(c, callback, 1);
+	if (!o) {
+		return;
+	}
+	union cw_arg arg = { .u = o->host_id };
+	cw_client_send_request(c, 1, display, 0, &arg, NULL, 0);
+	cw_gpu_expect_reply(c->gpu);
+	cw_clog(c->id, CW_LOG_DEBUG, "host silent for %d ms: probing with wl_display.sync",
+		c->cfg->host_timeout_ms);
+}
+
 void cw_client_gpu_check_liveness(struct cw_client *c)
 {
-	if (c->gpu && c->state == CW_CLIENT_RELAYING && cw_gpu_timeout_ms(c->gpu) == 0) {
+	if (!c->gpu || c->state != CW_CLIENT_RELAYING) {
+		return;
+	}
+	int t = cw_gpu_timeout_ms(c->gpu);
+	if (t == 0) {
 		cw_client_host_failure(c, "the host did not answer in time: the cross-domain "
 			"channel is dead (is the compositor running, and did the VMM accept the "
 			"Wayland channel? see its log)");
+	} else if (t < 0 && cw_gpu_idle_ms(c->gpu) >= c->cfg->host_timeout_ms) {
+		probe(c);
 	}
 }

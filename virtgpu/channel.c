@@ -376,6 +376,11 @@ void cw_gpu_expect_reply(struct cw_gpu *g)
 	}
 }
 
+int64_t cw_gpu_idle_ms(const struct cw_gpu *g)
+{
+	return cw_gpu_now_ms() - g->last_reply_ms;
+}
+
 int cw_gpu_timeout_ms(const struct cw_gpu *g)
 {
 	if (!g->waiting_since_ms || g->eof) {
@@ -405,6 +410,7 @@ static enum cw_gpu_status take_reply(struct cw_gpu *g, uint8_t *buf, size_t cap,
 	g->poll_outstanding = false;
 	g->got_reply = true;
 	g->waiting_since_ms = 0;
+	g->last_reply_ms = cw_gpu_now_ms();
 	const uint8_t *ring = g->channel_ring.map;
 	uint8_t cmd = ring[0];
 	if (cmd == CW_XD_CMD_RECEIVE) {

@@ -250,6 +250,7 @@ struct cw_gpu *cw_gpu_create(const struct cw_gpu_options *opt, struct cw_gpu_why
 	g->opt = *opt;
 	g->max_ids = opt->max_ids == CW_XD_MAX_IDS_OLD ? CW_XD_MAX_IDS_OLD : CW_XD_MAX_IDS;
 	g->next_read_pipe = CW_XD_READ_PIPE_BASE;
+	g->last_reply_ms = cw_gpu_now_ms();
 	long page = sysconf(_SC_PAGESIZE);
 	g->ring_bytes = page > 4096 ? (size_t)page : 4096;
 	for (unsigned i = 0; i < CW_GPU_MAX_PIPES; i++) {

@@ -57,6 +57,7 @@ struct cw_gpu {
 	unsigned nowned, capowned;
 	int64_t waiting_since_ms; /* first send not yet followed by a reply; 0 if none */
 	bool got_reply;
+	int64_t last_reply_ms; /* the last reply, or the context's creation */
 	struct cw_gpu_stats stats;
 };
 

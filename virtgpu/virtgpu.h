@@ -82,6 +82,8 @@ enum cw_gpu_status cw_gpu_dispatch(struct cw_gpu *g, const struct pollfd *pfd, s
  * at all arrives within the reply timeout, the channel is dead. Only the caller knows
  * which bytes demand an answer; plain requests may legitimately get none for hours. */
 void cw_gpu_expect_reply(struct cw_gpu *g);
+/* Milliseconds since the host last replied (or since the context was created). */
+int64_t cw_gpu_idle_ms(const struct cw_gpu *g);
 /* Milliseconds until the liveness deadline (an expected reply has not come), or -1 if
  * none. At 0 the caller reports the host dead. */
 int cw_gpu_timeout_ms(const struct cw_gpu *g);

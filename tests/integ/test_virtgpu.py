@@ -10,7 +10,8 @@ host model <- preloaded guest-kernel double <- crossway <- real clients.
 - 4 identifiers per message (old hosts) work when both sides say so;
 - a host that never answers and a host whose INIT failed: the app gets an error
   naming the dead channel within --host-timeout;
-- compositor hang-up (empty RECEIVE): the app gets wl_display.error code 3;
+- compositor hang-up (empty RECEIVE): the app gets wl_display.error code 3; on an
+  old host that swallows the hang-up, the liveness probe finds the silent host;
 - after every scenario the double reports no protocol violation and no leak, and one
   closed context per connection."""
 
@@ -130,6 +131,30 @@ def test(env):
 	expect(e is not None and e[0] == 1 and e[1] == 3 and "disconnected" in e[2],
 		f"compositor killed: expected wl_display.error(1, 3, 'compositor disconnected'), "
 		f"saw {e}")
+	raw.close()
+	cwtest.check_fakegpu_report(cw)
+
+	# Old hosts swallow the hang-up (the POLL never completes) and a compositor that
+	# dies with requests unread stops the host's worker: either way the host goes
+	# silent. An app that asks nothing (it waits for a frame callback, say) must still
+	# learn of it: crossway probes a host silent for --host-timeout.
+	w3 = env.start_weston(socket_name="upstream-dies-quietly")
+	cw = env.start_crossway(w3.socket, ["--host-timeout=1"], virtgpu=True,
+		fake_env={"CW_FAKEGPU_EOF": "drop"})
+	raw = rc.RawClient(cw.socket)
+	raw.get_registry()
+	raw.roundtrip()
+	time.sleep(1.5)  # a quiet app on a live host: the probe is answered, nothing happens
+	expect(cw.alive(), "crossway died while its app was quiet")
+	w3.proc.kill()
+	t0 = time.monotonic()
+	e = wait_error(raw, 10)
+	took = time.monotonic() - t0
+	expect(e is not None and e[0] == 1 and e[1] == 3 and "did not answer" in e[2],
+		f"compositor killed on an old host: expected wl_display.error(1, 3, '... did not "
+		f"answer ...') from the liveness probe, saw {e}")
+	expect(took < 4, f"the liveness probe took {took:.1f} s to find the silent host "
+		"(--host-timeout=1: expected about 2 s)")
 	raw.close()
 	cwtest.check_fakegpu_report(cw)
 
