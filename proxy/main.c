@@ -323,6 +323,9 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	if (select_shm_mode(&cfg, shm_mode) < 0) {
+		free(cfg.upstream_path);
+		free(cfg.virtgpu_device);
+		free(cfg.socket_path);
 		return 2;
 	}
 	if (cfg.shm_copy && cw_shm_sigbus_install() < 0) {

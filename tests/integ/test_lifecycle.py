@@ -2,7 +2,8 @@
 """crossway's process life cycle, as the CLI spec describes it: SIGTERM and SIGINT
 exit 0 and remove the socket and its .lock; a second instance on a busy socket and
 --display pointing at its own socket are refused; `-- PROGRAM` runs PROGRAM on the
-socket and exits with its status; CROSSWAY_DISPLAY/CROSSWAY_SOCKET are honoured."""
+socket and exits with its status; CROSSWAY_DISPLAY/CROSSWAY_SOCKET are honoured; bad
+option values (--busy-poll-us, --shm, and --shm=passthrough with virtio-gpu) exit 2."""
 
 import os
 import signal
@@ -66,6 +67,21 @@ def test(env):
 			env.path("cw-bad")] + args, dict(cenv, **extra), 5)
 		expect(r.rc == 2 and b"busy-poll-us" in (r.err or b""), "crossway with a bad "
 			"busy-poll value: expected exit 2 naming the option, saw " + r.describe())
+	for args, extra in ((["--shm=mirror"], {}), ([], {"CROSSWAY_SHM": "mirror"})):
+		r = env.run([cwtest.CROSSWAY, "--display", weston.socket, "--socket",
+			env.path("cw-bad")] + args, dict(cenv, **extra), 5)
+		expect(r.rc == 2 and b"--shm takes copy or passthrough, not 'mirror'" in (r.err or b""),
+			"crossway with a bad --shm value: expected exit 2 naming the choices, saw "
+			+ r.describe())
+	# Guest memory cannot be passed through to a host outside the VM.
+	dev = env.path("cw-shm-renderD128")
+	r = env.run([cwtest.CROSSWAY, "--virtgpu=" + dev, "--shm=passthrough", "--socket",
+		env.path("cw-bad")], dict(cenv, LD_PRELOAD=cwtest.FAKEGPU,
+		ASAN_OPTIONS="verify_asan_link_order=0", CW_FAKEGPU_WAYLAND=weston.socket,
+		CW_FAKEGPU_DEVICE=dev, CW_FAKEGPU_REPORT=env.path("cw-shm.fakegpu")), 5)
+	expect(r.rc == 2 and b"--shm=passthrough needs direct mode" in (r.err or b""),
+		"crossway --virtgpu --shm=passthrough: expected exit 2 saying passthrough needs "
+		"direct mode, saw " + r.describe())
 
 	# Something that is not a socket at the listening path is never deleted.
 	plain = env.path("cw-plain-file")
