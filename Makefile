@@ -35,7 +35,10 @@ SAN_OBJ    := $(patsubst %.c,build/san/%.o,$(DAEMON_SRC) $(PROTO_GEN))
 
 UNIT_TESTS := $(patsubst tests/unit/%.c,build/tests/unit/%,$(filter-out tests/unit/test_gpu.c,\
 	$(wildcard tests/unit/test_*.c)))
-TEST_CLIENTS := $(patsubst tests/clients/%.c,build/tests/%,$(wildcard tests/clients/*.c))
+# Parts of shm_steps: linked into it, not clients of their own.
+SHM_STEPS_PARTS := tests/clients/shm_steps_display.c tests/clients/shm_steps_frame.c
+TEST_CLIENTS := $(patsubst tests/clients/%.c,build/tests/%,$(filter-out $(SHM_STEPS_PARTS),\
+	$(wildcard tests/clients/*.c)))
 BENCH_BIN  := $(patsubst bench/%.c,build/bench/%,$(wildcard bench/*.c))
 
 all: crossway
@@ -83,20 +86,29 @@ build/tests/unit/test_relay: tests/unit/test_relay.c tests/unit/rig.h tests/unit
 	$(CC) $(CFLAGS_ALL) $(SAN_FLAGS) -Itests/unit -o $@ $< $(PROXY_SRC) $(PROTO_GEN) $(LDFLAGS_ALL) \
 		$(DAEMON_LIBS)
 
-# Copy mode (shadow buffers) on the same rig, so it links the whole proxy too.
-build/tests/unit/test_shadow: tests/unit/test_shadow.c tests/unit/rig.h tests/unit/test.h \
-		$(PROXY_SRC) $(PROTO_GEN) build/protocols/hooks.h
+# Copy mode (shadow buffers) on the same rig, so these link the whole proxy too.
+SHADOW_TESTS := build/tests/unit/test_shadow build/tests/unit/test_shadow_checks \
+	build/tests/unit/test_shadow_objects
+$(SHADOW_TESTS): build/tests/unit/%: tests/unit/%.c tests/unit/shadow_scene.h tests/unit/rig.h \
+		tests/unit/test.h $(PROXY_SRC) $(PROTO_GEN) build/protocols/hooks.h
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_ALL) $(SAN_FLAGS) -Itests/unit -o $@ $< $(PROXY_SRC) $(PROTO_GEN) $(LDFLAGS_ALL) \
 		$(DAEMON_LIBS)
 
 # shm/ with what it uses below it (virtgpu/ stays unused: every shadow here is a memfd).
-build/tests/unit/test_shm: tests/unit/test_shm.c tests/unit/test.h $(wildcard shm/*.[ch]) \
-		$(wildcard util/*.[ch]) $(wildcard virtgpu/*.[ch])
+build/tests/unit/test_shm: tests/unit/test_shm.c tests/unit/shm_cases.h tests/unit/test.h \
+		$(wildcard shm/*.[ch]) $(wildcard util/*.[ch]) $(wildcard virtgpu/*.[ch])
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_ALL) $(SAN_FLAGS) -Itests/unit $(shell $(PKG_CONFIG) --cflags pixman-1) -o $@ \
 		$< $(wildcard shm/*.c) $(wildcard util/*.c) $(wildcard virtgpu/*.c) $(LDFLAGS_ALL) \
 		$(shell $(PKG_CONFIG) --libs pixman-1 libdrm) -lm
+
+# Surface damage to buffer pixels: shm/damage.c alone, with pixman for its regions.
+build/tests/unit/test_shm_damage: tests/unit/test_shm_damage.c tests/unit/shm_cases.h \
+		tests/unit/test.h shm/damage.c shm/shm.h
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_ALL) $(SAN_FLAGS) -Itests/unit -o $@ $< shm/damage.c $(LDFLAGS_ALL) \
+		$(shell $(PKG_CONFIG) --libs pixman-1) -lm
 
 # virtgpu/ against the test double, which must be preloaded (see check-unit).
 build/tests/unit/test_gpu: tests/unit/test_gpu.c tests/unit/test.h $(wildcard virtgpu/*.[ch])
@@ -126,9 +138,10 @@ $(CLIENT_PROTO)/%-protocol.c: protocols/%.xml
 	@mkdir -p $(@D)
 	$(WAYLAND_SCANNER) private-code $< $@
 
-build/tests/shm_steps: tests/clients/shm_steps.c $(SHM_STEPS_PROTO)
+build/tests/shm_steps: tests/clients/shm_steps.c tests/clients/shm_steps.h $(SHM_STEPS_PARTS) \
+		tests/clients/shm_steps_frame.h $(SHM_STEPS_PROTO)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS_ALL) -I$(CLIENT_PROTO) -o $@ $< $(filter %.c,$(SHM_STEPS_PROTO)) \
+	$(CC) $(CFLAGS_ALL) -I$(CLIENT_PROTO) -o $@ $(filter %.c,$^) \
 		$(shell $(PKG_CONFIG) --cflags --libs wayland-client) -lm $(LDFLAGS_ALL)
 
 build/tests/shm_cursor: tests/clients/shm_cursor.c $(CLIENT_PROTO)/xdg-shell-client-protocol.h \
