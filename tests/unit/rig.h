@@ -34,18 +34,6 @@ struct rx {
 	size_t nfds;
 };
 
-static inline int count_fds(void)
-{
-	int n = 0;
-	DIR *d = opendir("/proc/self/fd");
-	struct dirent *e;
-	while ((e = readdir(d))) {
-		n += e->d_name[0] != '.';
-	}
-	closedir(d);
-	return n - 1; /* the DIR's own fd */
-}
-
 static inline void rig_init(struct rig *r)
 {
 	int g[2], h[2];

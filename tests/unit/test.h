@@ -4,6 +4,7 @@
 #ifndef CW_TEST_H
 #define CW_TEST_H
 
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -16,6 +17,19 @@
 			exit(1); \
 		} \
 	} while (0)
+
+/* Open fds of this process, for leak checks around a test. */
+static inline int count_fds(void)
+{
+	int n = 0;
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		n += e->d_name[0] != '.';
+	}
+	closedir(d);
+	return n - 1; /* the DIR's own fd */
+}
 
 #define RUN(fn) \
 	do { \

@@ -20,18 +20,6 @@
 
 static int n_run;
 
-static int count_fds(void)
-{
-	int n = 0;
-	DIR *d = opendir("/proc/self/fd");
-	struct dirent *e;
-	while ((e = readdir(d))) {
-		n += e->d_name[0] != '.';
-	}
-	closedir(d);
-	return n - 1; /* the DIR's own fd */
-}
-
 static bool fd_is_open(int fd)
 {
 	return fcntl(fd, F_GETFD) != -1;
