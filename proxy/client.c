@@ -103,8 +103,7 @@ struct cw_object *cw_client_local_new(struct cw_client *c, const struct cw_iface
 void cw_client_local_destroy(struct cw_client *c, struct cw_object *o)
 {
 	if (o->guest_id < CW_SERVER_ID_START) {
-		union cw_arg arg = { .u = o->guest_id };
-		if (cw_client_send_event(c, 1, cw_proto_wl_display(), 1, &arg) < 0) {
+		if (cw_client_send_delete_id(c, o->guest_id) < 0) {
 			/* The app cannot reuse this id; nothing else is lost. */
 			cw_clog(c->id, CW_LOG_WARN, "app output full: no delete_id for %u", o->guest_id);
 		}
@@ -294,6 +293,12 @@ int cw_client_send_event(struct cw_client *c, uint32_t id, const struct cw_iface
 	return 0;
 }
 
+int cw_client_send_delete_id(struct cw_client *c, uint32_t guest_id)
+{
+	union cw_arg arg = { .u = guest_id };
+	return cw_client_send_event(c, 1, cw_proto_wl_display(), 1, &arg);
+}
+
 void cw_client_post_error(struct cw_client *c, uint32_t object_id, uint32_t code,
 	const char *fmt, ...)
 {
@@ -353,8 +358,7 @@ void cw_client_host_delete_id(struct cw_client *c, uint32_t host_id)
 	}
 	cw_client_object_unmap_host(c, o);
 	if (o->guest_id && o->guest_id < CW_SERVER_ID_START) {
-		union cw_arg arg = { .u = o->guest_id };
-		if (cw_client_send_event(c, 1, cw_proto_wl_display(), 1, &arg) < 0) {
+		if (cw_client_send_delete_id(c, o->guest_id) < 0) {
 			/* The caller reserved room for the delete_id it is replacing. */
 			cw_clog(c->id, CW_LOG_ERROR, "no room for delete_id %u", o->guest_id);
 		}

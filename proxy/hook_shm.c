@@ -106,8 +106,7 @@ enum cw_hook_result cw_hook_wl_shm_req_release(struct cw_client *c, struct cw_re
 		return CW_HOOK_FORWARD;
 	}
 	struct cw_object *o = r->target;
-	union cw_arg arg = { .u = o->guest_id };
-	if (cw_client_send_event(c, 1, cw_proto_wl_display(), 1, &arg) < 0) {
+	if (cw_client_send_delete_id(c, o->guest_id) < 0) {
 		return CW_HOOK_BLOCKED;
 	}
 	cw_client_object_unmap_guest(c, o);

@@ -96,6 +96,8 @@ void cw_client_local_destroy(struct cw_client *c, struct cw_object *o);
  * o->host_id. The host's delete_id frees it after crossway destroys it. */
 struct cw_object *cw_client_own_new(struct cw_client *c, const struct cw_iface *iface,
 	uint32_t version);
+/* Queues wl_display.delete_id(guest_id) to the guest. Returns 0 or -1 (output full). */
+int cw_client_send_delete_id(struct cw_client *c, uint32_t guest_id);
 /* Releases an object whose host id the compositor retired with delete_id. */
 void cw_client_host_delete_id(struct cw_client *c, uint32_t host_id);
 

@@ -155,23 +155,21 @@ void cw_shadow_destroy(struct cw_client *c, struct cw_shadow *sh, bool tell_host
 bool cw_shadow_fill(struct cw_client *c, struct cw_shadow *sh, struct cw_guest_buffer *gb,
 	const pixman_region32_t *region)
 {
-	pixman_region32_t all;
-	const pixman_region32_t *what = region;
+	/* A fresh shadow gets everything, a filled one what it missed as well. */
+	pixman_region32_t what;
 	if (sh->fresh) {
-		pixman_region32_init_rect(&all, 0, 0, gb->width, gb->height);
-		what = &all;
+		pixman_region32_init_rect(&what, 0, 0, gb->width, gb->height);
 	} else {
-		pixman_region32_init(&all);
-		pixman_region32_union(&all, &sh->missed, region);
-		what = &all;
+		pixman_region32_init(&what);
+		pixman_region32_union(&what, &sh->missed, region);
 	}
 	const uint8_t *base = cw_shm_pool_begin_access(gb->pool);
 	struct cw_shm_image src = { (uint8_t *)base + gb->offset, gb->width, gb->height,
 		gb->stride, gb->bpp };
 	struct cw_shm_image dst = { sh->mem.map, sh->width, sh->height, sh->stride, sh->bpp };
-	cw_shm_copy_region(&dst, &src, what);
+	cw_shm_copy_region(&dst, &src, &what);
 	bool ok = cw_shm_pool_end_access(gb->pool);
-	pixman_region32_fini(&all);
+	pixman_region32_fini(&what);
 	sh->fresh = false;
 	pixman_region32_clear(&sh->missed);
 	if (!ok) {
